@@ -1,1 +1,102 @@
-fn main() {}
+//! `cargo xtask`: the single entry point for building, running, testing and
+//! benchmarking Hypha.
+//!
+//! Not here: anything that runs inside Hypha. xtask only drives cargo and
+//! QEMU on the host and reads what they print.
+//!
+//! ```text
+//! cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [-- bootargs…]
+//! cargo xtask test [FILTER]
+//! cargo xtask bench SUITE
+//! ```
+
+mod bench;
+mod kernel;
+mod qemu;
+mod suite;
+mod test;
+mod toolchain;
+
+use anyhow::{Context as _, Result, bail};
+use std::path::PathBuf;
+
+fn main() {
+    if let Err(error) = real_main() {
+        eprintln!("xtask: error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_else(|| "help".to_owned());
+    let rest: Vec<String> = args.collect();
+    match command.as_str() {
+        "run" => {
+            let options = parse_run_options(&rest)?;
+            toolchain::ensure_targets()?;
+            kernel::run(&options)
+        }
+        "test" => {
+            let filter = rest.first().cloned();
+            toolchain::ensure_targets()?;
+            let ok = test::run_all(filter.as_deref())?;
+            if ok { Ok(()) } else { std::process::exit(1) }
+        }
+        "bench" => {
+            let Some(suite) = rest.first() else {
+                bail!("usage: cargo xtask bench SUITE (one of: {})", bench::SUITES.join(", "));
+            };
+            toolchain::ensure_targets()?;
+            bench::run(suite, &rest[1..])
+        }
+        "help" | "--help" | "-h" => {
+            println!("{}", USAGE);
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n{USAGE}"),
+    }
+}
+
+const USAGE: &str = "\
+usage:
+  cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [-- bootargs...]
+      build the loader and kernel and boot Hypha in QEMU (console on stdio)
+  cargo xtask test [FILTER]
+      run every test suite (host crates, in-kernel tests, ...) and print
+      one summary line per suite and `N passed, N failed` at the end
+  cargo xtask bench SUITE
+      run a benchmark suite side by side with its peer";
+
+fn parse_run_options(args: &[String]) -> Result<kernel::RunOptions> {
+    let mut options = kernel::RunOptions::default();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--release" => options.release = true,
+            "--gdb" => options.gdb = true,
+            "--cpus" => {
+                let value = iter.next().context("--cpus needs a number")?;
+                options.cpus = value.parse().with_context(|| format!("--cpus {value}"))?;
+            }
+            "--memory" => {
+                options.memory = iter.next().context("--memory needs a size (e.g. 512M)")?.clone();
+            }
+            "--add" => {
+                let path = iter.next().context("--add needs a path to a .wasm file")?;
+                options.extra_programs.push(PathBuf::from(path));
+            }
+            "--" => {
+                options.bootargs.extend(iter.by_ref().cloned());
+            }
+            other => bail!("unknown option `{other}` for `run`\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map_or(manifest_dir.clone(), PathBuf::from)
+}
