@@ -1,0 +1,10 @@
+//! Physical frame allocation.
+
+mod buddy;
+mod zeroed;
+
+#[cfg(test)]
+mod tests;
+
+pub use buddy::{BuddyAllocator, FrameError, MAX_ORDER};
+pub use zeroed::ZeroedFrames;

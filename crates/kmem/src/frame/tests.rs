@@ -1,0 +1,256 @@
+use super::*;
+use crate::addr::{PAGE_SIZE, PhysAddr};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+use std::vec;
+use std::vec::Vec;
+
+const KIB4: u64 = 4096;
+
+fn pa(raw: u64) -> PhysAddr {
+    PhysAddr::new(raw)
+}
+
+fn storage_for(start: u64, end: u64) -> Vec<u64> {
+    vec![0xdead_beef; BuddyAllocator::metadata_words(pa(start), pa(end))]
+}
+
+#[test]
+fn storage_too_small_is_an_error() {
+    let needed = BuddyAllocator::metadata_words(pa(0x8000_0000), pa(0x8100_0000));
+    let mut storage = vec![0; needed - 1];
+    assert_eq!(
+        BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8100_0000)).unwrap_err(),
+        FrameError::StorageTooSmall { needed, provided: needed - 1 }
+    );
+}
+
+#[test]
+fn alloc_lowest_first_and_aligned() {
+    let mut storage = storage_for(0x8000_0000, 0x8100_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8100_0000)).unwrap();
+    assert_eq!(buddy.add_free_range(pa(0x8000_3000), pa(0x8100_0000)), Ok(4096 - 3));
+    assert_eq!(buddy.total_frames(), 4093);
+    assert_eq!(buddy.alloc(0), Ok(pa(0x8000_3000)));
+    assert_eq!(buddy.alloc(0), Ok(pa(0x8000_4000)));
+    // Order 3 = 32 KiB, aligned to 32 KiB.
+    let block = buddy.alloc(3).unwrap();
+    assert!(block.is_aligned(8 * KIB4));
+    let big = buddy.alloc(9).unwrap();
+    assert!(big.is_aligned(512 * KIB4));
+    assert_eq!(buddy.used_frames(), 2 + 8 + 512);
+    assert_eq!(buddy.free_frames(), 4093 - 522);
+    assert!(buddy.is_allocated(big));
+    assert!(!buddy.is_allocated(pa(0x8000_2000)));
+}
+
+#[test]
+fn exhaustion_is_an_error_and_free_restores() {
+    let mut storage = storage_for(0x8000_0000, 0x8004_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8004_0000)).unwrap();
+    buddy.add_free_range(pa(0x8000_0000), pa(0x8004_0000)).unwrap();
+    let pristine: Vec<usize> = (0..=MAX_ORDER).map(|k| buddy.free_blocks(k)).collect();
+    assert_eq!(buddy.largest_free_order(), Some(6));
+    assert_eq!(buddy.alloc(7), Err(FrameError::OutOfMemory));
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(buddy.alloc(0).unwrap());
+    }
+    assert_eq!(buddy.alloc(0), Err(FrameError::OutOfMemory));
+    assert_eq!(buddy.free_frames(), 0);
+    assert_eq!(buddy.largest_free_order(), None);
+    // Free in an interleaved order; coalescing must rebuild the 256 KiB block.
+    held.sort_by_key(|p| (p.as_u64() / KIB4).reverse_bits());
+    for frame in held {
+        buddy.free(frame, 0).unwrap();
+    }
+    let after: Vec<usize> = (0..=MAX_ORDER).map(|k| buddy.free_blocks(k)).collect();
+    assert_eq!(after, pristine);
+    assert_eq!(buddy.alloc(6), Ok(pa(0x8000_0000)));
+}
+
+#[test]
+fn bad_frees_are_errors() {
+    let mut storage = storage_for(0x8000_0000, 0x8010_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8010_0000)).unwrap();
+    buddy.add_free_range(pa(0x8000_0000), pa(0x8008_0000)).unwrap();
+    let frame = buddy.alloc(0).unwrap();
+    buddy.free(frame, 0).unwrap();
+    assert_eq!(buddy.free(frame, 0), Err(FrameError::NotAllocated(frame)));
+    // Never managed (inside the span, outside the added range).
+    assert_eq!(buddy.free(pa(0x800a_0000), 0), Err(FrameError::NotAllocated(pa(0x800a_0000))));
+    assert_eq!(buddy.free(pa(0x9000_0000), 0), Err(FrameError::OutsideSpan(pa(0x9000_0000))));
+    assert_eq!(buddy.free(pa(0x7000_0000), 0), Err(FrameError::OutsideSpan(pa(0x7000_0000))));
+    assert_eq!(buddy.free(pa(0x8000_1000), 1), Err(FrameError::Misaligned(pa(0x8000_1000))));
+    assert_eq!(buddy.free(pa(0x8000_0000), MAX_ORDER + 1), Err(FrameError::InvalidOrder(MAX_ORDER + 1)));
+    assert_eq!(buddy.alloc(MAX_ORDER + 1), Err(FrameError::InvalidOrder(MAX_ORDER + 1)));
+    // Freeing a larger block than allocated is refused.
+    let one = buddy.alloc(0).unwrap();
+    assert_eq!(buddy.free(one, 1), Err(FrameError::NotAllocated(one)));
+    assert_eq!(buddy.free_frames(), 127);
+}
+
+#[test]
+fn ranges_cannot_overlap_or_leave_span() {
+    let mut storage = storage_for(0x8000_0000, 0x8010_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8010_0000)).unwrap();
+    buddy.add_free_range(pa(0x8000_0000), pa(0x8001_0000)).unwrap();
+    assert_eq!(
+        buddy.add_free_range(pa(0x8000_f000), pa(0x8002_0000)),
+        Err(FrameError::AlreadyManaged(pa(0x8000_f000)))
+    );
+    assert_eq!(
+        buddy.add_free_range(pa(0x800f_0000), pa(0x8020_0000)),
+        Err(FrameError::OutsideSpan(pa(0x800f_0000)))
+    );
+    // Partial frames at the ends are dropped.
+    assert_eq!(buddy.add_free_range(pa(0x8002_0001), pa(0x8002_2fff)), Ok(1));
+    assert_eq!(buddy.add_free_range(pa(0x8003_0000), pa(0x8003_0000)), Ok(0));
+    assert_eq!(buddy.total_frames(), 17);
+}
+
+#[test]
+fn reclaimed_range_coalesces_with_neighbours() {
+    let mut storage = storage_for(0x8000_0000, 0x8040_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8040_0000)).unwrap();
+    // Usable memory with a "loader" hole in the middle, reclaimed later.
+    buddy.add_free_range(pa(0x8000_0000), pa(0x8010_0000)).unwrap();
+    buddy.add_free_range(pa(0x8012_0000), pa(0x8040_0000)).unwrap();
+    assert_eq!(buddy.largest_free_order(), Some(9));
+    buddy.add_free_range(pa(0x8010_0000), pa(0x8012_0000)).unwrap();
+    // 4 MiB contiguous and aligned: one order-10 block.
+    assert_eq!(buddy.free_blocks(10), 1);
+    assert_eq!(buddy.alloc(10), Ok(pa(0x8000_0000)));
+}
+
+#[test]
+fn large_block_can_be_freed_piecewise() {
+    let mut storage = storage_for(0x8000_0000, 0x8010_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8010_0000)).unwrap();
+    buddy.add_free_range(pa(0x8000_0000), pa(0x8010_0000)).unwrap();
+    let block = buddy.alloc(4).unwrap();
+    for i in 0..16 {
+        buddy.free(pa(block.as_u64() + i * KIB4), 0).unwrap();
+    }
+    assert_eq!(buddy.free_frames(), 256);
+    assert_eq!(buddy.free_blocks(8), 1);
+}
+
+#[test]
+fn zeroed_frames_back_page_tables() {
+    use crate::paging::{PageFlags, PageTable, PagingMode};
+    use crate::sim::SimMemory;
+    use crate::addr::VirtAddr;
+
+    let memory = SimMemory::new(pa(0x8000_0000), 64);
+    // Dirty the RAM so zeroing is observable.
+    // SAFETY: the arena is 64 frames long and only this test uses it.
+    unsafe { crate::PhysMap::phys_to_ptr(&memory, pa(0x8000_0000)).write_bytes(0xa5, 64 * PAGE_SIZE) };
+    let mut storage = storage_for(0x8000_0000, 0x8004_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8004_0000)).unwrap();
+    buddy.add_free_range(pa(0x8000_0000), pa(0x8004_0000)).unwrap();
+    // SAFETY: every frame of the buddy lies inside `memory`, and only the
+    // page table below frees frames into it.
+    let mut frames = unsafe { ZeroedFrames::new(&mut buddy, &memory) };
+    let mut table = PageTable::new(PagingMode::Sv39, &mut frames).unwrap();
+    table
+        .map(VirtAddr::new(0x1000), pa(0x8800_0000), PAGE_SIZE, PageFlags::READ, &mut frames, &memory)
+        .unwrap();
+    assert_eq!(
+        table.translate(VirtAddr::new(0x1000), &memory).map(|(p, _)| p),
+        Some(pa(0x8800_0000))
+    );
+    assert_eq!(frames.buddy().used_frames(), 3);
+    table.unmap(VirtAddr::new(0x1000), PAGE_SIZE, &mut frames, &memory, |_| {}).unwrap();
+    assert_eq!(frames.buddy().used_frames(), 1);
+}
+
+// === property test: random alloc/free against a model ===
+
+#[derive(Debug, Clone)]
+enum Op {
+    Alloc(usize),
+    Free(usize),
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0usize..=6).prop_map(Op::Alloc),
+        2 => any::<usize>().prop_map(Op::Free),
+    ]
+}
+
+fn ranges_strategy() -> impl Strategy<Value = Vec<(u64, u64)>> {
+    // Up to 4 disjoint ranges (in frames) inside a 1024-frame span that
+    // starts at an odd offset from an order-MAX boundary.
+    proptest::collection::btree_set(0u64..1024, 2..8).prop_map(|points| {
+        let points: Vec<u64> = points.into_iter().collect();
+        points.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn buddy_matches_model(ranges in ranges_strategy(), ops in proptest::collection::vec(op_strategy(), 1..200)) {
+        let base: u64 = 0x8000_0000 + 37 * KIB4;
+        let span_end = base + 1024 * KIB4;
+        let mut storage = storage_for(base, span_end);
+        let mut buddy = BuddyAllocator::new(&mut storage, pa(base), pa(span_end)).unwrap();
+        let mut usable = BTreeSet::new();
+        for &(from, to) in &ranges {
+            buddy.add_free_range(pa(base + from * KIB4), pa(base + to * KIB4)).unwrap();
+            usable.extend((from..to).map(|f| base / KIB4 + f));
+        }
+        let pristine: Vec<usize> = (0..=MAX_ORDER).map(|k| buddy.free_blocks(k)).collect();
+        let total = usable.len();
+        prop_assert_eq!(buddy.total_frames(), total);
+
+        let mut held: Vec<(PhysAddr, usize)> = Vec::new();
+        let mut in_use = BTreeSet::new();
+        for op in ops {
+            match op {
+                Op::Alloc(order) => match buddy.alloc(order) {
+                    Ok(block) => {
+                        prop_assert!(block.is_aligned(KIB4 << order));
+                        for i in 0..(1u64 << order) {
+                            let frame = block.frame_number() + i;
+                            prop_assert!(usable.contains(&frame), "frame outside usable ranges");
+                            prop_assert!(in_use.insert(frame), "frame handed out twice");
+                        }
+                        held.push((block, order));
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e, FrameError::OutOfMemory);
+                        // No aligned run of 2^order free usable frames exists.
+                        let size = 1u64 << order;
+                        let possible = usable.iter().any(|&f| {
+                            f % size == 0 && (f..f + size).all(|g| usable.contains(&g) && !in_use.contains(&g))
+                        });
+                        prop_assert!(!possible, "alloc({}) failed although a block was free", order);
+                    }
+                },
+                Op::Free(pick) => {
+                    if held.is_empty() {
+                        continue;
+                    }
+                    let (block, order) = held.swap_remove(pick % held.len());
+                    buddy.free(block, order).unwrap();
+                    for i in 0..(1u64 << order) {
+                        in_use.remove(&(block.frame_number() + i));
+                    }
+                    // A second free of the same block is refused.
+                    prop_assert_eq!(buddy.free(block, order), Err(FrameError::NotAllocated(block)));
+                }
+            }
+            prop_assert_eq!(buddy.used_frames(), in_use.len());
+            prop_assert_eq!(buddy.free_frames(), total - in_use.len());
+        }
+        for (block, order) in held {
+            buddy.free(block, order).unwrap();
+        }
+        let after: Vec<usize> = (0..=MAX_ORDER).map(|k| buddy.free_blocks(k)).collect();
+        prop_assert_eq!(after, pristine, "coalescing restores the initial free state");
+    }
+}
