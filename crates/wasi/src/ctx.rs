@@ -1,0 +1,185 @@
+//! The per-process WASI state: arguments, environment, backends and the
+//! file descriptor table.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::backend::{Clock, FileSystem, InputStream, OutputStream, Random};
+use crate::types::{Errno, Filetype, rights};
+
+/// Highest file descriptor number handed out (keeps the table bounded).
+pub const MAX_FDS: u32 = 1 << 16;
+
+/// What an fd refers to: an open file description.
+pub(crate) enum Handle<F: FileSystem> {
+    /// A readable stream.
+    Input(Box<dyn InputStream>),
+    /// A writable stream.
+    Output(Box<dyn OutputStream>),
+    /// An open regular file (or other non-directory object).
+    File {
+        /// The backend's handle.
+        file: F::File,
+        /// Current position for `fd_read`/`fd_write`/`fd_seek`.
+        offset: u64,
+        /// Type reported by `fd_fdstat_get`.
+        filetype: Filetype,
+    },
+    /// An open directory.
+    Dir {
+        /// The directory.
+        node: F::Node,
+        /// Its parent, when known inside the sandbox (for `..` in readdir).
+        parent: Option<F::Node>,
+        /// The name reported by `fd_prestat_dir_name` if this is a preopen.
+        preopen: Option<String>,
+    },
+}
+
+/// One slot of the fd table.
+pub(crate) struct FdEntry<F: FileSystem> {
+    pub(crate) handle: Handle<F>,
+    pub(crate) flags: u16,
+    pub(crate) base: u64,
+    pub(crate) inheriting: u64,
+}
+
+impl<F: FileSystem> FdEntry<F> {
+    /// `Err(Notcapable)` unless every right in `needed` is held.
+    pub(crate) fn require(&self, needed: u64) -> Result<(), Errno> {
+        if self.base & needed == needed { Ok(()) } else { Err(Errno::Notcapable) }
+    }
+
+    pub(crate) fn filetype(&self) -> Filetype {
+        match &self.handle {
+            Handle::Input(s) => stream_type(s.is_terminal()),
+            Handle::Output(s) => stream_type(s.is_terminal()),
+            Handle::File { filetype, .. } => *filetype,
+            Handle::Dir { .. } => Filetype::Directory,
+        }
+    }
+}
+
+fn stream_type(tty: bool) -> Filetype {
+    if tty { Filetype::CharacterDevice } else { Filetype::Unknown }
+}
+
+/// WASI preview 1 state of one process.
+pub struct WasiCtx<F: FileSystem> {
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<String>,
+    pub(crate) fs: F,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) random: Box<dyn Random>,
+    pub(crate) fds: BTreeMap<u32, FdEntry<F>>,
+}
+
+impl<F: FileSystem> fmt::Debug for WasiCtx<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WasiCtx")
+            .field("args", &self.args)
+            .field("env", &self.env)
+            .field("fs", &self.fs)
+            .field("fds", &self.fds.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: FileSystem> WasiCtx<F> {
+    /// A context with no args, env, stdio or preopens.
+    pub fn new(fs: F, clock: Box<dyn Clock>, random: Box<dyn Random>) -> Self {
+        WasiCtx { args: Vec::new(), env: Vec::new(), fs, clock, random, fds: BTreeMap::new() }
+    }
+
+    /// Sets argv (including `argv[0]`).
+    pub fn set_args<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, args: I) {
+        self.args = args.into_iter().map(Into::into).collect();
+    }
+
+    /// Adds an environment variable `key=value`.
+    pub fn push_env(&mut self, key: &str, value: &str) {
+        let mut s = String::with_capacity(key.len() + value.len() + 1);
+        s.push_str(key);
+        s.push('=');
+        s.push_str(value);
+        self.env.push(s);
+    }
+
+    /// Installs `stdin` as fd 0.
+    pub fn set_stdin(&mut self, stdin: Box<dyn InputStream>) {
+        self.fds.insert(0, stream_entry(Handle::Input(stdin), rights::INPUT_STREAM));
+    }
+
+    /// Installs `stdout` as fd 1.
+    pub fn set_stdout(&mut self, out: Box<dyn OutputStream>) {
+        self.fds.insert(1, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+    }
+
+    /// Installs `stderr` as fd 2.
+    pub fn set_stderr(&mut self, out: Box<dyn OutputStream>) {
+        self.fds.insert(2, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+    }
+
+    /// Preopens directory `node` under the guest-visible `name` (e.g. `"/"`)
+    /// at the lowest free fd ≥ 3, with full directory rights.
+    pub fn preopen_dir(&mut self, node: F::Node, name: &str) -> Result<u32, Errno> {
+        let entry = FdEntry {
+            handle: Handle::Dir { node, parent: None, preopen: Some(String::from(name)) },
+            flags: 0,
+            base: rights::DIRECTORY,
+            inheriting: rights::DIRECTORY_INHERITING,
+        };
+        self.insert(entry)
+    }
+
+    /// The file system backend.
+    pub fn fs(&self) -> &F {
+        &self.fs
+    }
+
+    /// The open fd numbers, ascending.
+    pub fn open_fds(&self) -> Vec<u32> {
+        self.fds.keys().copied().collect()
+    }
+
+    /// Flushes every output stream (for the glue to call at exit).
+    pub fn flush_output(&mut self) {
+        for entry in self.fds.values_mut() {
+            if let Handle::Output(s) = &mut entry.handle {
+                // Nothing useful can be done with a flush error at exit.
+                let _ = s.flush();
+            }
+        }
+    }
+
+    pub(crate) fn entry(&self, fd: u32) -> Result<&FdEntry<F>, Errno> {
+        self.fds.get(&fd).ok_or(Errno::Badf)
+    }
+
+    pub(crate) fn entry_mut(&mut self, fd: u32) -> Result<&mut FdEntry<F>, Errno> {
+        self.fds.get_mut(&fd).ok_or(Errno::Badf)
+    }
+
+    /// Puts `entry` at the lowest free fd ≥ 3.
+    pub(crate) fn insert(&mut self, entry: FdEntry<F>) -> Result<u32, Errno> {
+        let mut fd = 3;
+        for &used in self.fds.range(3..).map(|(k, _)| k) {
+            if used != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if fd > MAX_FDS {
+            return Err(Errno::Mfile);
+        }
+        self.fds.insert(fd, entry);
+        Ok(fd)
+    }
+}
+
+fn stream_entry<F: FileSystem>(handle: Handle<F>, base: u64) -> FdEntry<F> {
+    FdEntry { handle, flags: 0, base, inheriting: 0 }
+}
