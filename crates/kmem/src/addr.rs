@@ -322,7 +322,10 @@ mod tests {
     fn virt_addr_arith() {
         let va = VirtAddr::new(0xffff_ffc0_0000_1234);
         assert_eq!(va.align_down(PAGE_SIZE).as_usize(), 0xffff_ffc0_0000_1000);
-        assert_eq!(va.align_up(PAGE_SIZE).map(VirtAddr::as_usize), Some(0xffff_ffc0_0000_2000));
+        assert_eq!(
+            va.align_up(PAGE_SIZE).map(VirtAddr::as_usize),
+            Some(0xffff_ffc0_0000_2000)
+        );
         assert_eq!(va.checked_add(usize::MAX), None);
         assert_eq!(VirtAddr::new(4).checked_sub(5), None);
     }

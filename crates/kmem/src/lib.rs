@@ -31,6 +31,8 @@ pub mod addr;
 pub mod frame;
 pub mod paging;
 mod phys;
+#[cfg(any(feature = "alloc", test))]
+pub mod region;
 
 #[cfg(test)]
 mod sim;
@@ -42,3 +44,5 @@ pub use addr::{
 pub use frame::{BuddyAllocator, FrameError, MAX_ORDER, ZeroedFrames};
 pub use paging::{MapError, Mapping, PageFlags, PageTable, PagingMode, UnmapStats};
 pub use phys::{FrameSource, IdentityMap, OffsetMap, OutOfFrames, PhysMap};
+#[cfg(any(feature = "alloc", test))]
+pub use region::{AddressSpaceLayout, Region, RegionError, RegionKind};

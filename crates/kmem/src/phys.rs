@@ -123,8 +123,6 @@ impl OffsetMap {
 // mapped read-write at `pa + offset`, which is the `PhysMap` contract.
 unsafe impl PhysMap for OffsetMap {
     fn phys_to_ptr(&self, pa: PhysAddr) -> *mut u8 {
-        core::ptr::with_exposed_provenance_mut(
-            u64_to_usize(pa.as_u64()).wrapping_add(self.offset),
-        )
+        core::ptr::with_exposed_provenance_mut(u64_to_usize(pa.as_u64()).wrapping_add(self.offset))
     }
 }

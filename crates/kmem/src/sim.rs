@@ -36,7 +36,12 @@ impl SimMemory {
             .rev()
             .map(|i| PhysAddr::new(self.base.as_u64() + usize_to_u64(i * PAGE_SIZE)))
             .collect();
-        SimFrames { ptr: self.ptr, base: self.base, free, allocated: BTreeSet::new() }
+        SimFrames {
+            ptr: self.ptr,
+            base: self.base,
+            free,
+            allocated: BTreeSet::new(),
+        }
     }
 }
 
@@ -93,7 +98,10 @@ unsafe impl FrameSource for SimFrames {
     }
 
     unsafe fn free_frame(&mut self, frame: PhysAddr) {
-        assert!(self.allocated.remove(&frame), "free of unallocated frame {frame:?}");
+        assert!(
+            self.allocated.remove(&frame),
+            "free of unallocated frame {frame:?}"
+        );
         self.free.push(frame);
     }
 }

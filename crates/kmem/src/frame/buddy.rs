@@ -96,7 +96,14 @@ impl Layout {
             summary[order] = next;
             next += words.div_ceil(WORD_BITS);
         }
-        Self { frames, managed, allocated, free, summary, total_words: next }
+        Self {
+            frames,
+            managed,
+            allocated,
+            free,
+            summary,
+            total_words: next,
+        }
     }
 
     fn free_words_for(frames: usize, order: usize) -> usize {
@@ -139,7 +146,10 @@ impl<'m> BuddyAllocator<'m> {
     fn span_frames(start: PhysAddr, end: PhysAddr) -> (u64, usize) {
         let base_frame = start.frame_number() & !((1u64 << MAX_ORDER) - 1);
         let end_frame = end.as_u64().div_ceil(1 << PAGE_SHIFT);
-        (base_frame, u64_to_usize(end_frame.saturating_sub(base_frame)))
+        (
+            base_frame,
+            u64_to_usize(end_frame.saturating_sub(base_frame)),
+        )
     }
 
     /// Creates an allocator for frames in `[span_start, span_end)` with no
@@ -149,14 +159,28 @@ impl<'m> BuddyAllocator<'m> {
     ///
     /// [`FrameError::StorageTooSmall`] if `storage` is shorter than
     /// [`metadata_words`](Self::metadata_words).
-    pub fn new(storage: &'m mut [u64], span_start: PhysAddr, span_end: PhysAddr) -> Result<Self, FrameError> {
+    pub fn new(
+        storage: &'m mut [u64],
+        span_start: PhysAddr,
+        span_end: PhysAddr,
+    ) -> Result<Self, FrameError> {
         let (base_frame, frames) = Self::span_frames(span_start, span_end);
         let layout = Layout::new(frames);
         if storage.len() < layout.total_words {
-            return Err(FrameError::StorageTooSmall { needed: layout.total_words, provided: storage.len() });
+            return Err(FrameError::StorageTooSmall {
+                needed: layout.total_words,
+                provided: storage.len(),
+            });
         }
         storage.fill(0);
-        Ok(Self { storage, layout, base_frame, free_blocks: [0; ORDERS], total_frames: 0, free_frames: 0 })
+        Ok(Self {
+            storage,
+            layout,
+            base_frame,
+            free_blocks: [0; ORDERS],
+            total_frames: 0,
+            free_frames: 0,
+        })
     }
 
     /// Hands the frames in `[start, end)` to the allocator as free memory
@@ -387,13 +411,22 @@ impl<'m> BuddyAllocator<'m> {
     }
 
     /// Calls `f(word_offset, mask)` for each word covering bits `[from, to)`.
-    fn for_each_word(bitmap: usize, from: usize, to: usize, mut f: impl FnMut(usize, u64) -> bool) -> bool {
+    fn for_each_word(
+        bitmap: usize,
+        from: usize,
+        to: usize,
+        mut f: impl FnMut(usize, u64) -> bool,
+    ) -> bool {
         let mut index = from;
         while index < to {
             let word = index / WORD_BITS;
             let low = index % WORD_BITS;
             let high = (to - word * WORD_BITS).min(WORD_BITS);
-            let mask = if high - low == WORD_BITS { u64::MAX } else { ((1u64 << (high - low)) - 1) << low };
+            let mask = if high - low == WORD_BITS {
+                u64::MAX
+            } else {
+                ((1u64 << (high - low)) - 1) << low
+            };
             if !f(bitmap + word, mask) {
                 return false;
             }
@@ -415,7 +448,9 @@ impl<'m> BuddyAllocator<'m> {
     }
 
     fn all_set(&self, bitmap: usize, from: usize, to: usize) -> bool {
-        Self::for_each_word(bitmap, from, to, |word, mask| self.storage[word] & mask == mask)
+        Self::for_each_word(bitmap, from, to, |word, mask| {
+            self.storage[word] & mask == mask
+        })
     }
 
     fn first_set(&self, bitmap: usize, from: usize, to: usize) -> Option<usize> {

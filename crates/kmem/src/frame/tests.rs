@@ -21,7 +21,10 @@ fn storage_too_small_is_an_error() {
     let mut storage = vec![0; needed - 1];
     assert_eq!(
         BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8100_0000)).unwrap_err(),
-        FrameError::StorageTooSmall { needed, provided: needed - 1 }
+        FrameError::StorageTooSmall {
+            needed,
+            provided: needed - 1
+        }
     );
 }
 
@@ -29,7 +32,10 @@ fn storage_too_small_is_an_error() {
 fn alloc_lowest_first_and_aligned() {
     let mut storage = storage_for(0x8000_0000, 0x8100_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8100_0000)).unwrap();
-    assert_eq!(buddy.add_free_range(pa(0x8000_3000), pa(0x8100_0000)), Ok(4096 - 3));
+    assert_eq!(
+        buddy.add_free_range(pa(0x8000_3000), pa(0x8100_0000)),
+        Ok(4096 - 3)
+    );
     assert_eq!(buddy.total_frames(), 4093);
     assert_eq!(buddy.alloc(0), Ok(pa(0x8000_3000)));
     assert_eq!(buddy.alloc(0), Ok(pa(0x8000_4000)));
@@ -48,7 +54,9 @@ fn alloc_lowest_first_and_aligned() {
 fn exhaustion_is_an_error_and_free_restores() {
     let mut storage = storage_for(0x8000_0000, 0x8004_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8004_0000)).unwrap();
-    buddy.add_free_range(pa(0x8000_0000), pa(0x8004_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8004_0000))
+        .unwrap();
     let pristine: Vec<usize> = (0..=MAX_ORDER).map(|k| buddy.free_blocks(k)).collect();
     assert_eq!(buddy.largest_free_order(), Some(6));
     assert_eq!(buddy.alloc(7), Err(FrameError::OutOfMemory));
@@ -73,17 +81,37 @@ fn exhaustion_is_an_error_and_free_restores() {
 fn bad_frees_are_errors() {
     let mut storage = storage_for(0x8000_0000, 0x8010_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8010_0000)).unwrap();
-    buddy.add_free_range(pa(0x8000_0000), pa(0x8008_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8008_0000))
+        .unwrap();
     let frame = buddy.alloc(0).unwrap();
     buddy.free(frame, 0).unwrap();
     assert_eq!(buddy.free(frame, 0), Err(FrameError::NotAllocated(frame)));
     // Never managed (inside the span, outside the added range).
-    assert_eq!(buddy.free(pa(0x800a_0000), 0), Err(FrameError::NotAllocated(pa(0x800a_0000))));
-    assert_eq!(buddy.free(pa(0x9000_0000), 0), Err(FrameError::OutsideSpan(pa(0x9000_0000))));
-    assert_eq!(buddy.free(pa(0x7000_0000), 0), Err(FrameError::OutsideSpan(pa(0x7000_0000))));
-    assert_eq!(buddy.free(pa(0x8000_1000), 1), Err(FrameError::Misaligned(pa(0x8000_1000))));
-    assert_eq!(buddy.free(pa(0x8000_0000), MAX_ORDER + 1), Err(FrameError::InvalidOrder(MAX_ORDER + 1)));
-    assert_eq!(buddy.alloc(MAX_ORDER + 1), Err(FrameError::InvalidOrder(MAX_ORDER + 1)));
+    assert_eq!(
+        buddy.free(pa(0x800a_0000), 0),
+        Err(FrameError::NotAllocated(pa(0x800a_0000)))
+    );
+    assert_eq!(
+        buddy.free(pa(0x9000_0000), 0),
+        Err(FrameError::OutsideSpan(pa(0x9000_0000)))
+    );
+    assert_eq!(
+        buddy.free(pa(0x7000_0000), 0),
+        Err(FrameError::OutsideSpan(pa(0x7000_0000)))
+    );
+    assert_eq!(
+        buddy.free(pa(0x8000_1000), 1),
+        Err(FrameError::Misaligned(pa(0x8000_1000)))
+    );
+    assert_eq!(
+        buddy.free(pa(0x8000_0000), MAX_ORDER + 1),
+        Err(FrameError::InvalidOrder(MAX_ORDER + 1))
+    );
+    assert_eq!(
+        buddy.alloc(MAX_ORDER + 1),
+        Err(FrameError::InvalidOrder(MAX_ORDER + 1))
+    );
     // Freeing a larger block than allocated is refused.
     let one = buddy.alloc(0).unwrap();
     assert_eq!(buddy.free(one, 1), Err(FrameError::NotAllocated(one)));
@@ -94,7 +122,9 @@ fn bad_frees_are_errors() {
 fn ranges_cannot_overlap_or_leave_span() {
     let mut storage = storage_for(0x8000_0000, 0x8010_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8010_0000)).unwrap();
-    buddy.add_free_range(pa(0x8000_0000), pa(0x8001_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8001_0000))
+        .unwrap();
     assert_eq!(
         buddy.add_free_range(pa(0x8000_f000), pa(0x8002_0000)),
         Err(FrameError::AlreadyManaged(pa(0x8000_f000)))
@@ -104,8 +134,14 @@ fn ranges_cannot_overlap_or_leave_span() {
         Err(FrameError::OutsideSpan(pa(0x800f_0000)))
     );
     // Partial frames at the ends are dropped.
-    assert_eq!(buddy.add_free_range(pa(0x8002_0001), pa(0x8002_2fff)), Ok(1));
-    assert_eq!(buddy.add_free_range(pa(0x8003_0000), pa(0x8003_0000)), Ok(0));
+    assert_eq!(
+        buddy.add_free_range(pa(0x8002_0001), pa(0x8002_2fff)),
+        Ok(1)
+    );
+    assert_eq!(
+        buddy.add_free_range(pa(0x8003_0000), pa(0x8003_0000)),
+        Ok(0)
+    );
     assert_eq!(buddy.total_frames(), 17);
 }
 
@@ -114,10 +150,16 @@ fn reclaimed_range_coalesces_with_neighbours() {
     let mut storage = storage_for(0x8000_0000, 0x8040_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8040_0000)).unwrap();
     // Usable memory with a "loader" hole in the middle, reclaimed later.
-    buddy.add_free_range(pa(0x8000_0000), pa(0x8010_0000)).unwrap();
-    buddy.add_free_range(pa(0x8012_0000), pa(0x8040_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8010_0000))
+        .unwrap();
+    buddy
+        .add_free_range(pa(0x8012_0000), pa(0x8040_0000))
+        .unwrap();
     assert_eq!(buddy.largest_free_order(), Some(9));
-    buddy.add_free_range(pa(0x8010_0000), pa(0x8012_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8010_0000), pa(0x8012_0000))
+        .unwrap();
     // 4 MiB contiguous and aligned: one order-10 block.
     assert_eq!(buddy.free_blocks(10), 1);
     assert_eq!(buddy.alloc(10), Ok(pa(0x8000_0000)));
@@ -127,7 +169,9 @@ fn reclaimed_range_coalesces_with_neighbours() {
 fn large_block_can_be_freed_piecewise() {
     let mut storage = storage_for(0x8000_0000, 0x8010_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8010_0000)).unwrap();
-    buddy.add_free_range(pa(0x8000_0000), pa(0x8010_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8010_0000))
+        .unwrap();
     let block = buddy.alloc(4).unwrap();
     for i in 0..16 {
         buddy.free(pa(block.as_u64() + i * KIB4), 0).unwrap();
@@ -138,30 +182,51 @@ fn large_block_can_be_freed_piecewise() {
 
 #[test]
 fn zeroed_frames_back_page_tables() {
+    use crate::addr::VirtAddr;
     use crate::paging::{PageFlags, PageTable, PagingMode};
     use crate::sim::SimMemory;
-    use crate::addr::VirtAddr;
 
     let memory = SimMemory::new(pa(0x8000_0000), 64);
     // Dirty the RAM so zeroing is observable.
     // SAFETY: the arena is 64 frames long and only this test uses it.
-    unsafe { crate::PhysMap::phys_to_ptr(&memory, pa(0x8000_0000)).write_bytes(0xa5, 64 * PAGE_SIZE) };
+    unsafe {
+        crate::PhysMap::phys_to_ptr(&memory, pa(0x8000_0000)).write_bytes(0xa5, 64 * PAGE_SIZE)
+    };
     let mut storage = storage_for(0x8000_0000, 0x8004_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8004_0000)).unwrap();
-    buddy.add_free_range(pa(0x8000_0000), pa(0x8004_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8004_0000))
+        .unwrap();
     // SAFETY: every frame of the buddy lies inside `memory`, and only the
     // page table below frees frames into it.
     let mut frames = unsafe { ZeroedFrames::new(&mut buddy, &memory) };
     let mut table = PageTable::new(PagingMode::Sv39, &mut frames).unwrap();
     table
-        .map(VirtAddr::new(0x1000), pa(0x8800_0000), PAGE_SIZE, PageFlags::READ, &mut frames, &memory)
+        .map(
+            VirtAddr::new(0x1000),
+            pa(0x8800_0000),
+            PAGE_SIZE,
+            PageFlags::READ,
+            &mut frames,
+            &memory,
+        )
         .unwrap();
     assert_eq!(
-        table.translate(VirtAddr::new(0x1000), &memory).map(|(p, _)| p),
+        table
+            .translate(VirtAddr::new(0x1000), &memory)
+            .map(|(p, _)| p),
         Some(pa(0x8800_0000))
     );
     assert_eq!(frames.buddy().used_frames(), 3);
-    table.unmap(VirtAddr::new(0x1000), PAGE_SIZE, &mut frames, &memory, |_| {}).unwrap();
+    table
+        .unmap(
+            VirtAddr::new(0x1000),
+            PAGE_SIZE,
+            &mut frames,
+            &memory,
+            |_| {},
+        )
+        .unwrap();
     assert_eq!(frames.buddy().used_frames(), 1);
 }
 
@@ -185,7 +250,10 @@ fn ranges_strategy() -> impl Strategy<Value = Vec<(u64, u64)>> {
     // starts at an odd offset from an order-MAX boundary.
     proptest::collection::btree_set(0u64..1024, 2..8).prop_map(|points| {
         let points: Vec<u64> = points.into_iter().collect();
-        points.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect()
+        points
+            .chunks_exact(2)
+            .map(|pair| (pair[0], pair[1]))
+            .collect()
     })
 }
 

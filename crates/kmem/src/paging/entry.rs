@@ -73,6 +73,12 @@ impl Pte {
 
 impl core::fmt::Debug for Pte {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Pte({:#x}: {:?} {:?})", self.0, self.addr(), self.flags())
+        write!(
+            f,
+            "Pte({:#x}: {:?} {:?})",
+            self.0,
+            self.addr(),
+            self.flags()
+        )
     }
 }

@@ -44,7 +44,11 @@ impl PageFlags {
     /// Flags from raw PTE bits, or `None` if `bits` has the valid bit (bit 0) set.
     #[must_use]
     pub const fn from_bits(bits: u8) -> Option<Self> {
-        if bits & !Self::ALL == 0 { Some(Self(bits)) } else { None }
+        if bits & !Self::ALL == 0 {
+            Some(Self(bits))
+        } else {
+            None
+        }
     }
 
     /// Flags from the low byte of a PTE, dropping the valid bit.

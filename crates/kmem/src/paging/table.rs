@@ -79,9 +79,16 @@ impl PageTable {
     /// # Errors
     ///
     /// [`MapError::OutOfFrames`] if `frames` has no frame for the root.
-    pub fn new<F: FrameSource + ?Sized>(mode: PagingMode, frames: &mut F) -> Result<Self, MapError> {
+    pub fn new<F: FrameSource + ?Sized>(
+        mode: PagingMode,
+        frames: &mut F,
+    ) -> Result<Self, MapError> {
         let root = frames.alloc_zeroed_frame()?;
-        Ok(Self { root, mode, asid: 0 })
+        Ok(Self {
+            root,
+            mode,
+            asid: 0,
+        })
     }
 
     /// Adopts an existing table (for example the one the loader built).
@@ -171,7 +178,9 @@ impl PageTable {
         let top = self.mode.top_level();
         self.check_unmapped(physmap, self.root, top, start, end)?;
         let leaf_flags = flags | PageFlags::ACCESSED | PageFlags::DIRTY;
-        if let Err(error) = self.map_level(frames, physmap, self.root, top, start, end, pa, leaf_flags) {
+        if let Err(error) =
+            self.map_level(frames, physmap, self.root, top, start, end, pa, leaf_flags)
+        {
             // Everything in [start, end) was unmapped before; remove what we
             // added (all of it aligned leaves inside the range) and the
             // tables that held them.
@@ -213,8 +222,19 @@ impl PageTable {
         self.check_mapped(physmap, self.root, top, start, end)?;
         self.split_at(frames, physmap, start)?;
         self.split_at(frames, physmap, end)?;
-        let tables_freed = self.clear_level(frames, physmap, self.root, top, start, end, &mut on_unmapped);
-        Ok(UnmapStats { unmapped_bytes: len, tables_freed })
+        let tables_freed = self.clear_level(
+            frames,
+            physmap,
+            self.root,
+            top,
+            start,
+            end,
+            &mut on_unmapped,
+        );
+        Ok(UnmapStats {
+            unmapped_bytes: len,
+            tables_freed,
+        })
     }
 
     /// Replaces the flags of `len` mapped bytes at `va` (A and D are set
@@ -255,7 +275,11 @@ impl PageTable {
 
     /// The physical address and leaf flags `va` translates to, if mapped.
     #[must_use]
-    pub fn translate<M: PhysMap + ?Sized>(&self, va: VirtAddr, physmap: &M) -> Option<(PhysAddr, PageFlags)> {
+    pub fn translate<M: PhysMap + ?Sized>(
+        &self,
+        va: VirtAddr,
+        physmap: &M,
+    ) -> Option<(PhysAddr, PageFlags)> {
         let leaf = self.lookup(va, physmap)?;
         let offset = va.as_usize() - leaf.va.as_usize();
         Some((leaf.pa.checked_add_usize(offset)?, leaf.flags))
@@ -303,13 +327,25 @@ impl PageTable {
     ///
     /// The table is not active (`satp` of no hart names its root) and no
     /// other table links to its sub-tables.
-    pub unsafe fn destroy<F, M>(self, frames: &mut F, physmap: &M, mut on_unmapped: impl FnMut(Mapping))
-    where
+    pub unsafe fn destroy<F, M>(
+        self,
+        frames: &mut F,
+        physmap: &M,
+        mut on_unmapped: impl FnMut(Mapping),
+    ) where
         F: FrameSource + ?Sized,
         M: PhysMap + ?Sized,
     {
         let end = 1usize << self.mode.va_bits();
-        self.clear_level(frames, physmap, self.root, self.mode.top_level(), 0, end, &mut on_unmapped);
+        self.clear_level(
+            frames,
+            physmap,
+            self.root,
+            self.mode.top_level(),
+            0,
+            end,
+            &mut on_unmapped,
+        );
         // SAFETY: the root came from `frames` (type invariant), and the
         // caller guarantees no hart and no other table uses it any more;
         // `self` is consumed so nothing here references it either.
@@ -328,7 +364,9 @@ impl PageTable {
         if len == 0 {
             return Ok(None);
         }
-        let last = va.checked_add(len - 1).ok_or(MapError::NonCanonical { va })?;
+        let last = va
+            .checked_add(len - 1)
+            .ok_or(MapError::NonCanonical { va })?;
         if !self.mode.is_canonical(va)
             || !self.mode.is_canonical(last)
             || self.mode.is_upper_half(va) != self.mode.is_upper_half(last)
@@ -355,7 +393,9 @@ impl PageTable {
             if pte.is_table() && level > 0 {
                 self.check_unmapped(physmap, pte.addr(), level - 1, offset, entry_end)?;
             } else if pte.is_valid() {
-                return Err(MapError::AlreadyMapped { va: self.mode.offset_to_va(offset) });
+                return Err(MapError::AlreadyMapped {
+                    va: self.mode.offset_to_va(offset),
+                });
             }
             offset = entry_end;
         }
@@ -378,7 +418,9 @@ impl PageTable {
             if pte.is_table() && level > 0 {
                 self.check_mapped(physmap, pte.addr(), level - 1, offset, entry_end)?;
             } else if !pte.is_leaf() {
-                return Err(MapError::NotMapped { va: self.mode.offset_to_va(offset) });
+                return Err(MapError::NotMapped {
+                    va: self.mode.offset_to_va(offset),
+                });
             }
             offset = entry_end;
         }
@@ -419,7 +461,9 @@ impl PageTable {
             } else if level == 0 || pte.is_leaf() {
                 // `check_unmapped` ran first, so this is unreachable unless
                 // the table is malformed; refuse rather than overwrite.
-                return Err(MapError::AlreadyMapped { va: self.mode.offset_to_va(offset) });
+                return Err(MapError::AlreadyMapped {
+                    va: self.mode.offset_to_va(offset),
+                });
             } else {
                 let child = if pte.is_table() {
                     pte.addr()
@@ -428,7 +472,16 @@ impl PageTable {
                     write_entry(physmap, table, index, Pte::table(frame));
                     frame
                 };
-                self.map_level(frames, physmap, child, level - 1, offset, entry_end, entry_pa, flags)?;
+                self.map_level(
+                    frames,
+                    physmap,
+                    child,
+                    level - 1,
+                    offset,
+                    entry_end,
+                    entry_pa,
+                    flags,
+                )?;
             }
             offset = entry_end;
         }
@@ -462,7 +515,15 @@ impl PageTable {
             let pte = read_entry(physmap, table, index);
             if pte.is_table() && level > 0 {
                 let child = pte.addr();
-                freed += self.clear_level(frames, physmap, child, level - 1, offset, entry_end, on_unmapped);
+                freed += self.clear_level(
+                    frames,
+                    physmap,
+                    child,
+                    level - 1,
+                    offset,
+                    entry_end,
+                    on_unmapped,
+                );
                 if table_is_empty(physmap, child) {
                     write_entry(physmap, table, index, Pte::INVALID);
                     // SAFETY: `child` is a table frame of this page table
@@ -544,7 +605,8 @@ impl PageTable {
             let child = frames.alloc_zeroed_frame()?;
             let child_size = usize_to_u64(level_size(level - 1));
             for child_index in 0..ENTRIES {
-                let pa = PhysAddr::new(pte.addr().as_u64() + usize_to_u64(child_index) * child_size);
+                let pa =
+                    PhysAddr::new(pte.addr().as_u64() + usize_to_u64(child_index) * child_size);
                 write_entry(physmap, child, child_index, pte.with_addr(pa));
             }
             write_entry(physmap, table, index, Pte::table(child));

@@ -33,7 +33,14 @@ fn pa(raw: u64) -> PhysAddr {
 fn map_and_translate_4k() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     table
-        .map(va(0x1000), pa(0x8020_0000), PAGE_SIZE, PageFlags::READ_WRITE, &mut frames, &memory)
+        .map(
+            va(0x1000),
+            pa(0x8020_0000),
+            PAGE_SIZE,
+            PageFlags::READ_WRITE,
+            &mut frames,
+            &memory,
+        )
         .unwrap();
     assert_eq!(
         table.translate(va(0x1abc), &memory),
@@ -52,14 +59,28 @@ fn picks_largest_leaves() {
     let start = MEGA_PAGE_SIZE - PAGE_SIZE;
     let len = MEGA_PAGE_SIZE + 2 * PAGE_SIZE;
     table
-        .map(va(start), pa(0x8000_0000 + 0x20_0000 - 0x1000), len, PageFlags::READ, &mut frames, &memory)
+        .map(
+            va(start),
+            pa(0x8000_0000 + 0x20_0000 - 0x1000),
+            len,
+            PageFlags::READ,
+            &mut frames,
+            &memory,
+        )
         .unwrap();
     let sizes: Vec<usize> = leaves(&table, &memory).iter().map(|m| m.len).collect();
     assert_eq!(sizes, [PAGE_SIZE, MEGA_PAGE_SIZE, PAGE_SIZE]);
 
     // A 1 GiB aligned run becomes one giga leaf.
     table
-        .map(va(GIGA_PAGE_SIZE), pa(0x4000_0000), GIGA_PAGE_SIZE, PageFlags::READ_EXECUTE, &mut frames, &memory)
+        .map(
+            va(GIGA_PAGE_SIZE),
+            pa(0x4000_0000),
+            GIGA_PAGE_SIZE,
+            PageFlags::READ_EXECUTE,
+            &mut frames,
+            &memory,
+        )
         .unwrap();
     let giga = table.lookup(va(GIGA_PAGE_SIZE + 0x1234), &memory).unwrap();
     assert_eq!(giga.len, GIGA_PAGE_SIZE);
@@ -71,7 +92,14 @@ fn physical_alignment_limits_leaf_size() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     // VA is 2 MiB aligned but PA only 4 KiB aligned: all 4 KiB leaves.
     table
-        .map(va(MEGA_PAGE_SIZE), pa(0x8000_1000), MEGA_PAGE_SIZE, PageFlags::READ, &mut frames, &memory)
+        .map(
+            va(MEGA_PAGE_SIZE),
+            pa(0x8000_1000),
+            MEGA_PAGE_SIZE,
+            PageFlags::READ,
+            &mut frames,
+            &memory,
+        )
         .unwrap();
     let all = leaves(&table, &memory);
     assert_eq!(all.len(), 512);
@@ -83,11 +111,25 @@ fn rejects_bad_arguments() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     let r = PageFlags::READ;
     assert_eq!(
-        table.map(va(0x1001), pa(0x8000_0000), PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(0x1001),
+            pa(0x8000_0000),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::Misaligned)
     );
     assert_eq!(
-        table.map(va(0x1000), pa(0x8000_0800), PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(0x1000),
+            pa(0x8000_0800),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::Misaligned)
     );
     assert_eq!(
@@ -95,34 +137,72 @@ fn rejects_bad_arguments() {
         Err(MapError::Misaligned)
     );
     assert_eq!(
-        table.map(va(0x1000), pa(0x8000_0000), PAGE_SIZE, PageFlags::WRITE, &mut frames, &memory),
+        table.map(
+            va(0x1000),
+            pa(0x8000_0000),
+            PAGE_SIZE,
+            PageFlags::WRITE,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::InvalidFlags(PageFlags::WRITE))
     );
     assert_eq!(
-        table.map(va(0x1000), pa(0x8000_0000), PAGE_SIZE, PageFlags::USER, &mut frames, &memory),
+        table.map(
+            va(0x1000),
+            pa(0x8000_0000),
+            PAGE_SIZE,
+            PageFlags::USER,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::InvalidFlags(PageFlags::USER))
     );
     // Sv39 lower half ends at 2^38.
     assert_eq!(
-        table.map(va(1 << 38), pa(0x8000_0000), PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(1 << 38),
+            pa(0x8000_0000),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::NonCanonical { va: va(1 << 38) })
     );
     // Straddles the end of the lower half.
     let near_top = (1 << 38) - PAGE_SIZE;
     assert!(matches!(
-        table.map(va(near_top), pa(0x8000_0000), 2 * PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(near_top),
+            pa(0x8000_0000),
+            2 * PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::NonCanonical { .. })
     ));
     // Wraps around the top of the address space.
     assert!(matches!(
-        table.map(va(usize::MAX - 0xfff), pa(0x8000_0000), 2 * PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(usize::MAX - 0xfff),
+            pa(0x8000_0000),
+            2 * PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::NonCanonical { .. })
     ));
     assert_eq!(
         table.map(va(0x1000), pa(1 << 56), PAGE_SIZE, r, &mut frames, &memory),
         Err(MapError::PhysicalOutOfRange { pa: pa(1 << 56) })
     );
-    assert_eq!(table.map(va(0x1000), pa(0), 0, r, &mut frames, &memory), Ok(()));
+    assert_eq!(
+        table.map(va(0x1000), pa(0), 0, r, &mut frames, &memory),
+        Ok(())
+    );
     assert_eq!(frames.in_use(), 1, "failed maps allocate nothing");
     assert!(leaves(&table, &memory).is_empty());
 }
@@ -131,14 +211,37 @@ fn rejects_bad_arguments() {
 fn never_replaces_a_mapping() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     let r = PageFlags::READ;
-    table.map(va(0x20_0000), pa(0x8020_0000), MEGA_PAGE_SIZE, r, &mut frames, &memory).unwrap();
+    table
+        .map(
+            va(0x20_0000),
+            pa(0x8020_0000),
+            MEGA_PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
     let before = leaves(&table, &memory);
     assert_eq!(
-        table.map(va(0x1f_f000), pa(0x9000_0000), 2 * PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(0x1f_f000),
+            pa(0x9000_0000),
+            2 * PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::AlreadyMapped { va: va(0x20_0000) })
     );
     assert_eq!(
-        table.map(va(0x30_0000), pa(0x9000_0000), PAGE_SIZE, r, &mut frames, &memory),
+        table.map(
+            va(0x30_0000),
+            pa(0x9000_0000),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::AlreadyMapped { va: va(0x30_0000) })
     );
     assert_eq!(leaves(&table, &memory), before);
@@ -148,13 +251,30 @@ fn never_replaces_a_mapping() {
 fn unmap_reports_leaves_and_frees_tables() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv48, 32);
     let r = PageFlags::READ_WRITE;
-    table.map(va(0x7000), pa(0x8000_7000), 3 * PAGE_SIZE, r, &mut frames, &memory).unwrap();
+    table
+        .map(
+            va(0x7000),
+            pa(0x8000_7000),
+            3 * PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
     assert_eq!(frames.in_use(), 4);
     let mut seen = Vec::new();
     let stats = table
-        .unmap(va(0x7000), 3 * PAGE_SIZE, &mut frames, &memory, |m| seen.push((m.va, m.pa, m.len)))
+        .unmap(va(0x7000), 3 * PAGE_SIZE, &mut frames, &memory, |m| {
+            seen.push((m.va, m.pa, m.len))
+        })
         .unwrap();
-    assert_eq!(stats, UnmapStats { unmapped_bytes: 3 * PAGE_SIZE, tables_freed: 3 });
+    assert_eq!(
+        stats,
+        UnmapStats {
+            unmapped_bytes: 3 * PAGE_SIZE,
+            tables_freed: 3
+        }
+    );
     assert_eq!(
         seen,
         [
@@ -169,9 +289,20 @@ fn unmap_reports_leaves_and_frees_tables() {
 #[test]
 fn unmap_requires_whole_range_mapped() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
-    table.map(va(0x1000), pa(0x8000_1000), PAGE_SIZE, PageFlags::READ, &mut frames, &memory).unwrap();
+    table
+        .map(
+            va(0x1000),
+            pa(0x8000_1000),
+            PAGE_SIZE,
+            PageFlags::READ,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
     assert_eq!(
-        table.unmap(va(0x1000), 2 * PAGE_SIZE, &mut frames, &memory, |_| panic!("nothing removed")),
+        table.unmap(va(0x1000), 2 * PAGE_SIZE, &mut frames, &memory, |_| panic!(
+            "nothing removed"
+        )),
         Err(MapError::NotMapped { va: va(0x2000) })
     );
     assert!(table.translate(va(0x1000), &memory).is_some());
@@ -185,19 +316,37 @@ fn unmap_requires_whole_range_mapped() {
 fn unmap_inside_huge_page_splits_it() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     let base = GIGA_PAGE_SIZE;
-    table.map(va(base), pa(0xc000_0000), GIGA_PAGE_SIZE, PageFlags::READ_WRITE, &mut frames, &memory).unwrap();
+    table
+        .map(
+            va(base),
+            pa(0xc000_0000),
+            GIGA_PAGE_SIZE,
+            PageFlags::READ_WRITE,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
     let hole = base + 3 * MEGA_PAGE_SIZE + 5 * PAGE_SIZE;
     let mut seen = Vec::new();
-    table.unmap(va(hole), PAGE_SIZE, &mut frames, &memory, |m| seen.push(m)).unwrap();
+    table
+        .unmap(va(hole), PAGE_SIZE, &mut frames, &memory, |m| seen.push(m))
+        .unwrap();
     assert_eq!(seen.len(), 1);
-    assert_eq!((seen[0].va, seen[0].pa, seen[0].len), (va(hole), pa(0xc000_0000 + 0x60_5000), PAGE_SIZE));
+    assert_eq!(
+        (seen[0].va, seen[0].pa, seen[0].len),
+        (va(hole), pa(0xc000_0000 + 0x60_5000), PAGE_SIZE)
+    );
     assert_eq!(table.translate(va(hole), &memory), None);
     assert_eq!(
-        table.translate(va(hole + PAGE_SIZE), &memory).map(|(p, _)| p),
+        table
+            .translate(va(hole + PAGE_SIZE), &memory)
+            .map(|(p, _)| p),
         Some(pa(0xc000_0000 + 0x60_6000))
     );
     assert_eq!(
-        table.translate(va(base + GIGA_PAGE_SIZE - 1), &memory).map(|(p, _)| p),
+        table
+            .translate(va(base + GIGA_PAGE_SIZE - 1), &memory)
+            .map(|(p, _)| p),
         Some(pa(0xc000_0000 + 0x3fff_ffff))
     );
     let sizes: Vec<usize> = leaves(&table, &memory).iter().map(|m| m.len).collect();
@@ -209,14 +358,42 @@ fn unmap_inside_huge_page_splits_it() {
 #[test]
 fn protect_changes_only_the_range() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
-    table.map(va(0), pa(0x8000_0000), MEGA_PAGE_SIZE, PageFlags::READ_WRITE, &mut frames, &memory).unwrap();
-    table.protect(va(0x1000), PAGE_SIZE, PageFlags::READ, &mut frames, &memory).unwrap();
-    assert_eq!(table.translate(va(0x1000), &memory).unwrap().1, PageFlags::READ | AD);
-    assert_eq!(table.translate(va(0x0000), &memory).unwrap().1, PageFlags::READ_WRITE | AD);
-    assert_eq!(table.translate(va(0x2000), &memory).unwrap().1, PageFlags::READ_WRITE | AD);
+    table
+        .map(
+            va(0),
+            pa(0x8000_0000),
+            MEGA_PAGE_SIZE,
+            PageFlags::READ_WRITE,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
+    table
+        .protect(va(0x1000), PAGE_SIZE, PageFlags::READ, &mut frames, &memory)
+        .unwrap();
     assert_eq!(
-        table.protect(va(0x1000), PAGE_SIZE, PageFlags::WRITE | PageFlags::EXECUTE, &mut frames, &memory),
-        Err(MapError::InvalidFlags(PageFlags::WRITE | PageFlags::EXECUTE))
+        table.translate(va(0x1000), &memory).unwrap().1,
+        PageFlags::READ | AD
+    );
+    assert_eq!(
+        table.translate(va(0x0000), &memory).unwrap().1,
+        PageFlags::READ_WRITE | AD
+    );
+    assert_eq!(
+        table.translate(va(0x2000), &memory).unwrap().1,
+        PageFlags::READ_WRITE | AD
+    );
+    assert_eq!(
+        table.protect(
+            va(0x1000),
+            PAGE_SIZE,
+            PageFlags::WRITE | PageFlags::EXECUTE,
+            &mut frames,
+            &memory
+        ),
+        Err(MapError::InvalidFlags(
+            PageFlags::WRITE | PageFlags::EXECUTE
+        ))
     );
 }
 
@@ -224,8 +401,19 @@ fn protect_changes_only_the_range() {
 fn split_keeps_global_and_user_bits() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     let flags = PageFlags::READ | PageFlags::USER | PageFlags::GLOBAL;
-    table.map(va(0), pa(0x8000_0000), MEGA_PAGE_SIZE, flags, &mut frames, &memory).unwrap();
-    table.unmap(va(0), PAGE_SIZE, &mut frames, &memory, |_| {}).unwrap();
+    table
+        .map(
+            va(0),
+            pa(0x8000_0000),
+            MEGA_PAGE_SIZE,
+            flags,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
+    table
+        .unmap(va(0), PAGE_SIZE, &mut frames, &memory, |_| {})
+        .unwrap();
     assert_eq!(table.translate(va(0x5000), &memory).unwrap().1, flags | AD);
 }
 
@@ -236,26 +424,48 @@ fn out_of_frames_rolls_back() {
     let mut frames = memory.frames(None);
     let mut table = PageTable::new(PagingMode::Sv39, &mut frames).unwrap();
     assert_eq!(
-        table.map(va(0x1000), pa(0x8000_0000), PAGE_SIZE, PageFlags::READ, &mut frames, &memory),
+        table.map(
+            va(0x1000),
+            pa(0x8000_0000),
+            PAGE_SIZE,
+            PageFlags::READ,
+            &mut frames,
+            &memory
+        ),
         Err(MapError::OutOfFrames)
     );
     assert_eq!(frames.in_use(), 1);
     assert!(leaves(&table, &memory).is_empty());
     // A 2 MiB leaf needs only one table: fits.
-    table.map(va(0), pa(0x8000_0000), MEGA_PAGE_SIZE, PageFlags::READ, &mut frames, &memory).unwrap();
+    table
+        .map(
+            va(0),
+            pa(0x8000_0000),
+            MEGA_PAGE_SIZE,
+            PageFlags::READ,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
     // Splitting it needs another frame: fails, mapping intact.
     assert_eq!(
         table.unmap(va(0x1000), PAGE_SIZE, &mut frames, &memory, |_| {}),
         Err(MapError::OutOfFrames)
     );
-    assert_eq!(table.lookup(va(0x1000), &memory).unwrap().len, MEGA_PAGE_SIZE);
+    assert_eq!(
+        table.lookup(va(0x1000), &memory).unwrap().len,
+        MEGA_PAGE_SIZE
+    );
 }
 
 #[test]
 fn new_fails_without_frames() {
     let memory = SimMemory::new(PhysAddr::new(RAM_BASE), 1);
     let mut frames = memory.frames(Some(0));
-    assert!(matches!(PageTable::new(PagingMode::Sv48, &mut frames), Err(MapError::OutOfFrames)));
+    assert!(matches!(
+        PageTable::new(PagingMode::Sv48, &mut frames),
+        Err(MapError::OutOfFrames)
+    ));
 }
 
 #[test]
@@ -276,21 +486,70 @@ fn upper_half_sv39_and_sv48() {
         let top = mode.upper_half_start();
         assert!(mode.is_canonical(top));
         let kernel = VirtAddr::new(usize::MAX - GIGA_PAGE_SIZE + 1);
-        table.map(kernel, pa(0x8000_0000), GIGA_PAGE_SIZE, PageFlags::READ_EXECUTE, &mut frames, &memory).unwrap();
-        table.map(top, pa(0), MEGA_PAGE_SIZE, PageFlags::READ_WRITE, &mut frames, &memory).unwrap();
-        assert_eq!(table.translate(VirtAddr::new(usize::MAX), &memory).unwrap().0, pa(0xbfff_ffff));
-        assert_eq!(table.translate(top.checked_add(0x10).unwrap(), &memory).unwrap().0, pa(0x10));
+        table
+            .map(
+                kernel,
+                pa(0x8000_0000),
+                GIGA_PAGE_SIZE,
+                PageFlags::READ_EXECUTE,
+                &mut frames,
+                &memory,
+            )
+            .unwrap();
+        table
+            .map(
+                top,
+                pa(0),
+                MEGA_PAGE_SIZE,
+                PageFlags::READ_WRITE,
+                &mut frames,
+                &memory,
+            )
+            .unwrap();
+        assert_eq!(
+            table
+                .translate(VirtAddr::new(usize::MAX), &memory)
+                .unwrap()
+                .0,
+            pa(0xbfff_ffff)
+        );
+        assert_eq!(
+            table
+                .translate(top.checked_add(0x10).unwrap(), &memory)
+                .unwrap()
+                .0,
+            pa(0x10)
+        );
         let all = leaves(&table, &memory);
         assert_eq!(all.iter().map(|m| m.va).collect::<Vec<_>>(), [top, kernel]);
         // Unmap the last page of the address space (range end wraps to 0).
-        table.unmap(VirtAddr::new(usize::MAX - 0xfff), PAGE_SIZE, &mut frames, &memory, |_| {}).unwrap();
+        table
+            .unmap(
+                VirtAddr::new(usize::MAX - 0xfff),
+                PAGE_SIZE,
+                &mut frames,
+                &memory,
+                |_| {},
+            )
+            .unwrap();
         assert_eq!(table.translate(VirtAddr::new(usize::MAX), &memory), None);
-        assert!(table.translate(VirtAddr::new(usize::MAX - 0x1000), &memory).is_some());
+        assert!(
+            table
+                .translate(VirtAddr::new(usize::MAX - 0x1000), &memory)
+                .is_some()
+        );
         // Not canonical for this mode.
         let hole = VirtAddr::new(1 << (mode.va_bits() - 1));
         assert_eq!(table.translate(hole, &memory), None);
         assert!(matches!(
-            table.map(hole, pa(0), PAGE_SIZE, PageFlags::READ, &mut frames, &memory),
+            table.map(
+                hole,
+                pa(0),
+                PAGE_SIZE,
+                PageFlags::READ,
+                &mut frames,
+                &memory
+            ),
             Err(MapError::NonCanonical { .. })
         ));
     }
@@ -301,7 +560,16 @@ fn destroy_returns_every_frame() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv48, 64);
     for i in 0..8 {
         let at = i * GIGA_PAGE_SIZE / 2 + PAGE_SIZE;
-        table.map(va(at), pa(0x8000_0000), 4 * PAGE_SIZE, PageFlags::READ, &mut frames, &memory).unwrap();
+        table
+            .map(
+                va(at),
+                pa(0x8000_0000),
+                4 * PAGE_SIZE,
+                PageFlags::READ,
+                &mut frames,
+                &memory,
+            )
+            .unwrap();
     }
     assert!(frames.in_use() > 1);
     let mut leaves_seen = 0;
@@ -320,9 +588,21 @@ const WINDOW_PAGES: usize = 2048;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Map { page: usize, pages: usize, pa_page: u64, flags: PageFlags },
-    Unmap { page: usize, pages: usize },
-    Protect { page: usize, pages: usize, flags: PageFlags },
+    Map {
+        page: usize,
+        pages: usize,
+        pa_page: u64,
+        flags: PageFlags,
+    },
+    Unmap {
+        page: usize,
+        pages: usize,
+    },
+    Protect {
+        page: usize,
+        pages: usize,
+        flags: PageFlags,
+    },
 }
 
 fn flags_strategy() -> impl Strategy<Value = PageFlags> {
@@ -362,7 +642,12 @@ fn check_against_model(mode: PagingMode, ops: &[Op]) {
     let mut model: BTreeMap<usize, (u64, PageFlags)> = BTreeMap::new();
     for op in ops {
         match *op {
-            Op::Map { page, pages, pa_page, flags } => {
+            Op::Map {
+                page,
+                pages,
+                pa_page,
+                flags,
+            } => {
                 let result = table.map(
                     page_va(page),
                     PhysAddr::from_frame_number(pa_page).unwrap(),
@@ -384,24 +669,40 @@ fn check_against_model(mode: PagingMode, ops: &[Op]) {
             }
             Op::Unmap { page, pages } => {
                 let mut removed = BTreeMap::new();
-                let result = table.unmap(page_va(page), pages * PAGE_SIZE, &mut frames, &memory, |m| {
-                    for i in 0..m.len / PAGE_SIZE {
-                        let p = (m.va.as_usize() + i * PAGE_SIZE - WINDOW_BASE) / PAGE_SIZE;
-                        removed.insert(p, (m.pa.frame_number() + i as u64, m.flags));
-                    }
-                });
+                let result = table.unmap(
+                    page_va(page),
+                    pages * PAGE_SIZE,
+                    &mut frames,
+                    &memory,
+                    |m| {
+                        for i in 0..m.len / PAGE_SIZE {
+                            let p = (m.va.as_usize() + i * PAGE_SIZE - WINDOW_BASE) / PAGE_SIZE;
+                            removed.insert(p, (m.pa.frame_number() + i as u64, m.flags));
+                        }
+                    },
+                );
                 if let Some(first) = (page..page + pages).find(|p| !model.contains_key(p)) {
                     assert_eq!(result, Err(MapError::NotMapped { va: page_va(first) }));
                     assert!(removed.is_empty());
                 } else {
                     assert!(result.is_ok());
-                    let expected: BTreeMap<_, _> =
-                        (page..page + pages).map(|p| (p, model.remove(&p).unwrap())).collect();
-                    assert_eq!(removed, expected, "reported leaves match the unmapped range");
+                    let expected: BTreeMap<_, _> = (page..page + pages)
+                        .map(|p| (p, model.remove(&p).unwrap()))
+                        .collect();
+                    assert_eq!(
+                        removed, expected,
+                        "reported leaves match the unmapped range"
+                    );
                 }
             }
             Op::Protect { page, pages, flags } => {
-                let result = table.protect(page_va(page), pages * PAGE_SIZE, flags, &mut frames, &memory);
+                let result = table.protect(
+                    page_va(page),
+                    pages * PAGE_SIZE,
+                    flags,
+                    &mut frames,
+                    &memory,
+                );
                 if !flags.is_valid_leaf() {
                     assert_eq!(result, Err(MapError::InvalidFlags(flags)));
                 } else if let Some(first) = (page..page + pages).find(|p| !model.contains_key(p)) {
@@ -428,11 +729,21 @@ fn check_against_model(mode: PagingMode, ops: &[Op]) {
     // root frame may remain.
     for page in 0..WINDOW_PAGES {
         let got = table.translate(page_va(page).checked_add(0x123).unwrap(), &memory);
-        let want = model.get(&page).map(|(f, flags)| (PhysAddr::from_frame_number(*f).unwrap().checked_add(0x123).unwrap(), *flags));
+        let want = model.get(&page).map(|(f, flags)| {
+            (
+                PhysAddr::from_frame_number(*f)
+                    .unwrap()
+                    .checked_add(0x123)
+                    .unwrap(),
+                *flags,
+            )
+        });
         assert_eq!(got, want);
     }
     for &page in model.keys() {
-        table.unmap(page_va(page), PAGE_SIZE, &mut frames, &memory, |_| {}).unwrap();
+        table
+            .unmap(page_va(page), PAGE_SIZE, &mut frames, &memory, |_| {})
+            .unwrap();
     }
     assert_eq!(frames.in_use(), 1, "emptied tables are freed");
 }
