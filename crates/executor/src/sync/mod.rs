@@ -1,0 +1,13 @@
+//! Wait primitives for tasks.
+//!
+//! The intrusive wait queue, single-waiter cell and async mutex come from
+//! `maitake-sync` (no_std, loom-tested upstream); [`oneshot`] is ours,
+//! because `maitake-sync` has no oneshot channel.
+
+pub mod oneshot;
+
+pub use maitake_sync::{Mutex, MutexGuard, WaitCell, WaitQueue};
+pub use maitake_sync::{Closed, wait_cell, wait_queue};
+
+#[cfg(test)]
+mod tests;
