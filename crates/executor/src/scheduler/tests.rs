@@ -1,0 +1,263 @@
+//! Executor tests on host threads (`host::Runtime`).
+
+use super::queue::{CAPACITY, LocalQueue};
+use crate::host::{Runtime, StdClock, StdPark};
+use crate::sync::{WaitCell, oneshot};
+use crate::task::{self, Builder, Schedule, TaskRef};
+use crate::{Executor, ExecutorError, SpawnError, yield_now};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Scale for loops: smaller in debug and under Miri.
+fn scale(release: usize) -> usize {
+    if cfg!(miri) {
+        release / 100
+    } else if cfg!(debug_assertions) {
+        release / 10
+    } else {
+        release
+    }
+}
+
+fn runtimes() -> Vec<Runtime> {
+    alloc::vec![Runtime::current_thread(), Runtime::multi_thread(2).unwrap()]
+}
+
+#[test]
+fn spawn_and_join() {
+    for runtime in runtimes() {
+        let executor = runtime.executor().clone();
+        let result = runtime.block_on(async move { executor.spawn(async { 1 + 1 }).await });
+        assert_eq!(result, Ok(2));
+    }
+}
+
+#[test]
+fn spawn_from_outside_any_worker() {
+    let runtime = Runtime::multi_thread(2).unwrap();
+    let joins: Vec<_> = (0..scale(1000)).map(|index| runtime.spawn(async move { index * 2 })).collect();
+    let sum = runtime.block_on(async move {
+        let mut sum = 0;
+        for join in joins {
+            sum += join.await.unwrap();
+        }
+        sum
+    });
+    let n = scale(1000);
+    assert_eq!(sum, n * (n - 1));
+}
+
+#[test]
+fn many_yields_all_complete() {
+    for runtime in runtimes() {
+        let executor = runtime.executor().clone();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counter = polls.clone();
+        let tasks = 50;
+        let yields = scale(200);
+        runtime.block_on(async move {
+            let joins: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let counter = counter.clone();
+                    executor.spawn(async move {
+                        for _ in 0..yields {
+                            yield_now().await;
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            for join in joins {
+                join.await.unwrap();
+            }
+        });
+        assert_eq!(polls.load(Ordering::Relaxed), tasks * yields);
+    }
+}
+
+#[test]
+fn chained_spawns() {
+    fn chain(executor: Executor, left: usize, done: oneshot::Sender<()>) {
+        if left == 0 {
+            let _sent = done.send(());
+            return;
+        }
+        let next = executor.clone();
+        drop(executor.spawn(async move { chain(next, left - 1, done) }));
+    }
+    for runtime in runtimes() {
+        let executor = runtime.executor().clone();
+        let (done, wait) = oneshot::channel();
+        chain(executor, scale(1000), done);
+        assert_eq!(runtime.block_on(wait), Ok(()));
+    }
+}
+
+#[test]
+fn ping_pong_over_wait_cells() {
+    for runtime in runtimes() {
+        let executor = runtime.executor().clone();
+        let rounds = scale(2000);
+        let ping = Arc::new(WaitCell::new());
+        let pong = Arc::new(WaitCell::new());
+        let count = Arc::new(AtomicUsize::new(0));
+        let result = runtime.block_on(async move {
+            let (ping2, pong2, count2) = (ping.clone(), pong.clone(), count.clone());
+            let b = executor.spawn(async move {
+                for _ in 0..rounds {
+                    ping2.wait().await.unwrap();
+                    count2.fetch_add(1, Ordering::Relaxed);
+                    pong2.wake();
+                }
+            });
+            for _ in 0..rounds {
+                ping.wake();
+                pong.wait().await.unwrap();
+            }
+            b.await.unwrap();
+            count.load(Ordering::Relaxed)
+        });
+        assert_eq!(result, rounds);
+    }
+}
+
+#[test]
+fn cancel_running_executor_task() {
+    for runtime in runtimes() {
+        let executor = runtime.executor().clone();
+        let result = runtime.block_on(async move {
+            let (_keep, wait) = oneshot::channel::<()>();
+            let join = executor.spawn(async move { wait.await });
+            yield_now().await;
+            assert!(join.cancel());
+            join.await
+        });
+        assert_eq!(result, Err(crate::JoinError::Cancelled));
+    }
+}
+
+#[test]
+fn panicking_task_does_not_stop_the_worker() {
+    for runtime in runtimes() {
+        let executor = runtime.executor().clone();
+        let (bad, good) = runtime.block_on(async move {
+            let bad = executor.spawn(async {
+                if true {
+                    panic!("task panic (expected by this test)");
+                }
+            });
+            let bad = bad.await;
+            let good = executor.spawn(async { 3 }).await;
+            (bad, good)
+        });
+        assert_eq!(bad, Err(crate::JoinError::Panicked));
+        assert_eq!(good, Ok(3));
+    }
+}
+
+#[test]
+fn spawn_after_shutdown_fails() {
+    let runtime = Runtime::multi_thread(1).unwrap();
+    runtime.executor().shutdown();
+    assert_eq!(runtime.executor().try_spawn(async {}).err(), Some(SpawnError::Shutdown));
+    assert_eq!(runtime.executor().run_worker(0), Err(ExecutorError::Shutdown));
+}
+
+#[test]
+fn bad_cpu_counts_and_indices() {
+    assert_eq!(
+        Executor::new(0, StdPark::new(0), StdClock::new()).err(),
+        Some(ExecutorError::BadCpuCount { cpus: 0 })
+    );
+    assert_eq!(
+        Executor::new(65, StdPark::new(65), StdClock::new()).err(),
+        Some(ExecutorError::BadCpuCount { cpus: 65 })
+    );
+    let executor = Executor::new(1, StdPark::new(1), StdClock::new()).unwrap();
+    assert_eq!(executor.block_on(1, async {}), Err(ExecutorError::NoSuchCpu { cpu: 1 }));
+    let inner = executor.clone();
+    let nested = executor.block_on(0, async move { inner.block_on(0, async {}) });
+    assert_eq!(nested, Ok(Err(ExecutorError::CpuBusy { cpu: 0 })));
+}
+
+#[test]
+fn named_spawn() {
+    let runtime = Runtime::current_thread();
+    let join = runtime.executor().try_spawn_with(Builder::new().name("named"), async { 9 }).unwrap();
+    assert!(alloc::format!("{join:?}").contains("named"));
+    assert_eq!(runtime.block_on(join), Ok(9));
+}
+
+#[test]
+fn drain_cancels_queued_tasks() {
+    let executor = Executor::new(1, StdPark::new(1), StdClock::new()).unwrap();
+    let (_keep, wait) = oneshot::channel::<()>();
+    let join = executor.spawn(async move { wait.await });
+    executor.shutdown();
+    executor.drain().unwrap();
+    assert!(join.is_finished());
+}
+
+/// A scheduler that only counts, for driving `LocalQueue` directly.
+#[derive(Clone)]
+struct Nowhere;
+
+impl Schedule for Nowhere {
+    fn schedule(&self, task: TaskRef) {
+        drop(task);
+    }
+}
+
+fn task_ref() -> TaskRef {
+    let (task, join) = task::allocate(async {}, Nowhere, Builder::new()).unwrap();
+    drop(join);
+    task
+}
+
+#[test]
+fn local_queue_push_pop_fifo_and_full() {
+    let queue = LocalQueue::new();
+    let mut ids = Vec::new();
+    for _ in 0..CAPACITY {
+        let task = task_ref();
+        ids.push(task.id());
+        // SAFETY: this test is the queue's only user.
+        assert!(unsafe { queue.push(task) }.is_ok());
+    }
+    // SAFETY: as above.
+    assert!(unsafe { queue.push(task_ref()) }.is_err(), "full queue hands the task back");
+    // SAFETY: as above.
+    let batch = unsafe { queue.take_half() }.unwrap();
+    assert_eq!(batch.len, CAPACITY / 2);
+    for (index, expected) in ids.iter().enumerate().skip(CAPACITY / 2) {
+        // SAFETY: as above.
+        let task = unsafe { queue.pop() }.unwrap();
+        assert_eq!(task.id(), *expected, "FIFO order at {index}");
+    }
+    // SAFETY: as above.
+    assert!(unsafe { queue.pop() }.is_none());
+    // Return the batch's references.
+    let mut next = Some(batch.first);
+    while let Some(task) = next {
+        // SAFETY: the batch's tasks are ours; read the link before dropping.
+        next = unsafe { task.as_ref() }.queue_next.with(|link| unsafe { *link });
+        // SAFETY: as above.
+        drop(unsafe { TaskRef::from_raw(task) });
+    }
+}
+
+#[test]
+fn steal_takes_half() {
+    let victim = LocalQueue::new();
+    let thief = LocalQueue::new();
+    for _ in 0..10 {
+        // SAFETY: single-threaded test; we act as owner of both queues.
+        assert!(unsafe { victim.push(task_ref()) }.is_ok());
+    }
+    // SAFETY: as above.
+    let first = unsafe { victim.steal_into(&thief) }.unwrap();
+    drop(first);
+    assert_eq!(victim.len(), 5);
+    assert_eq!(thief.len(), 4);
+}
