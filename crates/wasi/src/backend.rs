@@ -120,7 +120,12 @@ pub trait FileSystem: Send + Debug {
     fn stat(&self, node: &Self::Node) -> Result<Filestat, Errno>;
     /// Sets the access/modification times of `node` itself (not following
     /// symlinks); `None` leaves a time unchanged.
-    fn set_times(&self, node: &Self::Node, atim: Option<u64>, mtim: Option<u64>) -> Result<(), Errno>;
+    fn set_times(
+        &self,
+        node: &Self::Node,
+        atim: Option<u64>,
+        mtim: Option<u64>,
+    ) -> Result<(), Errno>;
     /// The target of symlink `node`; `Err(Inval)` if it is not a symlink.
     fn readlink(&self, node: &Self::Node) -> Result<String, Errno>;
     /// Entries of directory `dir` (without `.` and `..`), in an order that
@@ -133,8 +138,13 @@ pub trait FileSystem: Send + Debug {
     fn open(&self, node: &Self::Node, opts: OpenOptions) -> Result<Self::File, Errno>;
     /// Creates regular file `name` in `dir` (failing with `Exist` if
     /// `exclusive` and it exists) and opens it.
-    fn create(&self, dir: &Self::Node, name: &str, exclusive: bool, opts: OpenOptions)
-    -> Result<(Self::Node, Self::File), Errno>;
+    fn create(
+        &self,
+        dir: &Self::Node,
+        name: &str,
+        exclusive: bool,
+        opts: OpenOptions,
+    ) -> Result<(Self::Node, Self::File), Errno>;
     /// Creates directory `name` in `dir`.
     fn create_dir(&self, dir: &Self::Node, name: &str) -> Result<(), Errno>;
     /// Removes the empty directory `name` from `dir`.
@@ -142,14 +152,24 @@ pub trait FileSystem: Send + Debug {
     /// Removes the non-directory `name` from `dir`.
     fn unlink(&self, dir: &Self::Node, name: &str) -> Result<(), Errno>;
     /// Renames `from_dir/from` to `to_dir/to` with POSIX `rename` semantics.
-    fn rename(&self, from_dir: &Self::Node, from: &str, to_dir: &Self::Node, to: &str)
-    -> Result<(), Errno>;
+    fn rename(
+        &self,
+        from_dir: &Self::Node,
+        from: &str,
+        to_dir: &Self::Node,
+        to: &str,
+    ) -> Result<(), Errno>;
     /// Creates symlink `name` in `dir` pointing at `target`.
     fn symlink(&self, dir: &Self::Node, name: &str, target: &str) -> Result<(), Errno>;
     /// Creates hard link `to_dir/to` for `from_dir/from` (not following a
     /// symlink). Backends without hard links return `Err(Notsup)`.
-    fn link(&self, from_dir: &Self::Node, from: &str, to_dir: &Self::Node, to: &str)
-    -> Result<(), Errno>;
+    fn link(
+        &self,
+        from_dir: &Self::Node,
+        from: &str,
+        to_dir: &Self::Node,
+        to: &str,
+    ) -> Result<(), Errno>;
 
     /// Reads at `offset`; `Ok(0)` at end of file.
     fn read_at(&self, file: &mut Self::File, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
@@ -162,6 +182,10 @@ pub trait FileSystem: Send + Debug {
     /// Flushes data (and metadata unless `data_only`).
     fn sync(&self, file: &mut Self::File, data_only: bool) -> Result<(), Errno>;
     /// Sets times of an open file; `None` leaves a time unchanged.
-    fn file_set_times(&self, file: &mut Self::File, atim: Option<u64>, mtim: Option<u64>)
-    -> Result<(), Errno>;
+    fn file_set_times(
+        &self,
+        file: &mut Self::File,
+        atim: Option<u64>,
+        mtim: Option<u64>,
+    ) -> Result<(), Errno>;
 }

@@ -50,7 +50,11 @@ pub(crate) struct FdEntry<F: FileSystem> {
 impl<F: FileSystem> FdEntry<F> {
     /// `Err(Notcapable)` unless every right in `needed` is held.
     pub(crate) fn require(&self, needed: u64) -> Result<(), Errno> {
-        if self.base & needed == needed { Ok(()) } else { Err(Errno::Notcapable) }
+        if self.base & needed == needed {
+            Ok(())
+        } else {
+            Err(Errno::Notcapable)
+        }
     }
 
     pub(crate) fn filetype(&self) -> Filetype {
@@ -64,7 +68,11 @@ impl<F: FileSystem> FdEntry<F> {
 }
 
 fn stream_type(tty: bool) -> Filetype {
-    if tty { Filetype::CharacterDevice } else { Filetype::Unknown }
+    if tty {
+        Filetype::CharacterDevice
+    } else {
+        Filetype::Unknown
+    }
 }
 
 /// WASI preview 1 state of one process.
@@ -91,7 +99,14 @@ impl<F: FileSystem> fmt::Debug for WasiCtx<F> {
 impl<F: FileSystem> WasiCtx<F> {
     /// A context with no args, env, stdio or preopens.
     pub fn new(fs: F, clock: Box<dyn Clock>, random: Box<dyn Random>) -> Self {
-        WasiCtx { args: Vec::new(), env: Vec::new(), fs, clock, random, fds: BTreeMap::new() }
+        WasiCtx {
+            args: Vec::new(),
+            env: Vec::new(),
+            fs,
+            clock,
+            random,
+            fds: BTreeMap::new(),
+        }
     }
 
     /// Sets argv (including `argv[0]`).
@@ -110,24 +125,31 @@ impl<F: FileSystem> WasiCtx<F> {
 
     /// Installs `stdin` as fd 0.
     pub fn set_stdin(&mut self, stdin: Box<dyn InputStream>) {
-        self.fds.insert(0, stream_entry(Handle::Input(stdin), rights::INPUT_STREAM));
+        self.fds
+            .insert(0, stream_entry(Handle::Input(stdin), rights::INPUT_STREAM));
     }
 
     /// Installs `stdout` as fd 1.
     pub fn set_stdout(&mut self, out: Box<dyn OutputStream>) {
-        self.fds.insert(1, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+        self.fds
+            .insert(1, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
     }
 
     /// Installs `stderr` as fd 2.
     pub fn set_stderr(&mut self, out: Box<dyn OutputStream>) {
-        self.fds.insert(2, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+        self.fds
+            .insert(2, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
     }
 
     /// Preopens directory `node` under the guest-visible `name` (e.g. `"/"`)
     /// at the lowest free fd ≥ 3, with full directory rights.
     pub fn preopen_dir(&mut self, node: F::Node, name: &str) -> Result<u32, Errno> {
         let entry = FdEntry {
-            handle: Handle::Dir { node, parent: None, preopen: Some(String::from(name)) },
+            handle: Handle::Dir {
+                node,
+                parent: None,
+                preopen: Some(String::from(name)),
+            },
             flags: 0,
             base: rights::DIRECTORY,
             inheriting: rights::DIRECTORY_INHERITING,
@@ -181,5 +203,10 @@ impl<F: FileSystem> WasiCtx<F> {
 }
 
 fn stream_entry<F: FileSystem>(handle: Handle<F>, base: u64) -> FdEntry<F> {
-    FdEntry { handle, flags: 0, base, inheriting: 0 }
+    FdEntry {
+        handle,
+        flags: 0,
+        base,
+        inheriting: 0,
+    }
 }

@@ -53,7 +53,9 @@ impl fmt::Display for CallError {
         match self {
             CallError::Exit(c) => write!(f, "proc_exit({c})"),
             CallError::UnknownFunction => f.write_str("unknown WASI function"),
-            CallError::ArgCount { expected, got } => write!(f, "expected {expected} arguments, got {got}"),
+            CallError::ArgCount { expected, got } => {
+                write!(f, "expected {expected} arguments, got {got}")
+            }
         }
     }
 }
@@ -101,7 +103,10 @@ pub const IMPORTS: &[ImportSig] = &[
     sig!("fd_write", [I32, I32, I32, I32]),
     sig!("path_create_directory", [I32, I32, I32]),
     sig!("path_filestat_get", [I32, I32, I32, I32, I32]),
-    sig!("path_filestat_set_times", [I32, I32, I32, I32, I64, I64, I32]),
+    sig!(
+        "path_filestat_set_times",
+        [I32, I32, I32, I32, I64, I64, I32]
+    ),
     sig!("path_link", [I32, I32, I32, I32, I32, I32, I32]),
     sig!("path_open", [I32, I32, I32, I32, I32, I64, I64, I32, I32]),
     sig!("path_readlink", [I32, I32, I32, I32, I32, I32]),
@@ -110,7 +115,11 @@ pub const IMPORTS: &[ImportSig] = &[
     sig!("path_symlink", [I32, I32, I32, I32, I32]),
     sig!("path_unlink_file", [I32, I32, I32]),
     sig!("poll_oneoff", [I32, I32, I32, I32]),
-    ImportSig { name: "proc_exit", params: &[I32], results: &[] },
+    ImportSig {
+        name: "proc_exit",
+        params: &[I32],
+        results: &[],
+    },
     sig!("proc_raise", [I32]),
     sig!("sched_yield", []),
     sig!("random_get", [I32, I32]),
@@ -154,10 +163,18 @@ pub fn errno_result(r: Result<(), Errno>) -> i32 {
 /// Runs import `name` with raw `args` (each `i32` in the low 32 bits, each
 /// `i64` as its two's-complement bits) against `memory`, returning the
 /// errno as `i32`, or [`CallError::Exit`] for `proc_exit`.
-pub fn call<F: FileSystem>(ctx: &mut WasiCtx<F>, memory: &mut [u8], name: &str, args: &[u64]) -> Result<i32, CallError> {
+pub fn call<F: FileSystem>(
+    ctx: &mut WasiCtx<F>,
+    memory: &mut [u8],
+    name: &str,
+    args: &[u64],
+) -> Result<i32, CallError> {
     let sig = signature(name).ok_or(CallError::UnknownFunction)?;
     if sig.params.len() != args.len() {
-        return Err(CallError::ArgCount { expected: sig.params.len(), got: args.len() });
+        return Err(CallError::ArgCount {
+            expected: sig.params.len(),
+            got: args.len(),
+        });
     }
     let mem = &mut GuestMem::new(memory);
     let a = |i: usize| lo32(args[i]);
@@ -197,7 +214,17 @@ pub fn call<F: FileSystem>(ctx: &mut WasiCtx<F>, memory: &mut [u8], name: &str, 
             ctx.path_filestat_set_times(mem, a(0), a(1), (a(2), a(3)), l(4), l(5), lo16(args[6]))
         }
         "path_link" => ctx.path_link(mem, a(0), a(1), (a(2), a(3)), a(4), (a(5), a(6))),
-        "path_open" => ctx.path_open(mem, a(0), a(1), (a(2), a(3)), lo16(args[4]), l(5), l(6), lo16(args[7]), a(8)),
+        "path_open" => ctx.path_open(
+            mem,
+            a(0),
+            a(1),
+            (a(2), a(3)),
+            lo16(args[4]),
+            l(5),
+            l(6),
+            lo16(args[7]),
+            a(8),
+        ),
         "path_readlink" => ctx.path_readlink(mem, a(0), (a(1), a(2)), a(3), a(4), a(5)),
         "path_remove_directory" => ctx.path_remove_directory(mem, a(0), (a(1), a(2))),
         "path_rename" => ctx.path_rename(mem, a(0), (a(1), a(2)), a(3), (a(4), a(5))),

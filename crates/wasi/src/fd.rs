@@ -31,7 +31,10 @@ pub(crate) fn decode_times(
             (false, false) => Ok(None),
         }
     };
-    Ok((pick(fstflags::ATIM, fstflags::ATIM_NOW, atim)?, pick(fstflags::MTIM, fstflags::MTIM_NOW, mtim)?))
+    Ok((
+        pick(fstflags::ATIM, fstflags::ATIM_NOW, atim)?,
+        pick(fstflags::MTIM, fstflags::MTIM_NOW, mtim)?,
+    ))
 }
 
 fn sync_flags(flags: u16) -> bool {
@@ -85,7 +88,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_fdstat_set_rights`: rights can only be dropped.
-    pub fn fd_fdstat_set_rights(&mut self, fd: u32, base: u64, inheriting: u64) -> Result<(), Errno> {
+    pub fn fd_fdstat_set_rights(
+        &mut self,
+        fd: u32,
+        base: u64,
+        inheriting: u64,
+    ) -> Result<(), Errno> {
         let e = self.entry_mut(fd)?;
         if base & !e.base != 0 || inheriting & !e.inheriting != 0 {
             return Err(Errno::Notcapable);
@@ -99,9 +107,11 @@ impl<F: FileSystem> WasiCtx<F> {
         match &e.handle {
             Handle::File { file, .. } => self.fs.file_stat(file),
             Handle::Dir { node, .. } => self.fs.stat(node),
-            Handle::Input(_) | Handle::Output(_) => {
-                Ok(Filestat { filetype: e.filetype().raw(), nlink: 1, ..Filestat::default() })
-            }
+            Handle::Input(_) | Handle::Output(_) => Ok(Filestat {
+                filetype: e.filetype().raw(),
+                nlink: 1,
+                ..Filestat::default()
+            }),
         }
     }
 
@@ -126,9 +136,20 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_filestat_set_times`.
-    pub fn fd_filestat_set_times(&mut self, fd: u32, atim: u64, mtim: u64, flags: u16) -> Result<(), Errno> {
+    pub fn fd_filestat_set_times(
+        &mut self,
+        fd: u32,
+        atim: u64,
+        mtim: u64,
+        flags: u16,
+    ) -> Result<(), Errno> {
         let clock = &self.clock;
-        let (a, m) = decode_times(|| clock.now(crate::types::ClockId::Realtime), atim, mtim, flags)?;
+        let (a, m) = decode_times(
+            || clock.now(crate::types::ClockId::Realtime),
+            atim,
+            mtim,
+            flags,
+        )?;
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_FILESTAT_SET_TIMES)?;
@@ -177,7 +198,11 @@ impl<F: FileSystem> WasiCtx<F> {
     pub fn fd_sync(&mut self, fd: u32, data_only: bool) -> Result<(), Errno> {
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
-        e.require(if data_only { rights::FD_DATASYNC } else { rights::FD_SYNC })?;
+        e.require(if data_only {
+            rights::FD_DATASYNC
+        } else {
+            rights::FD_SYNC
+        })?;
         match &mut e.handle {
             Handle::File { file, .. } => fs.sync(file, data_only),
             Handle::Dir { node, .. } => fs.sync_dir(node),
@@ -187,7 +212,14 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_seek`.
-    pub fn fd_seek(&mut self, mem: &mut GuestMem<'_>, fd: u32, delta: i64, whence: u8, out: u32) -> Result<(), Errno> {
+    pub fn fd_seek(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        delta: i64,
+        whence: u8,
+        out: u32,
+    ) -> Result<(), Errno> {
         let whence = Whence::from_raw(whence)?;
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
@@ -229,7 +261,14 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_read`: reads at the current offset (files) or from the stream.
-    pub fn fd_read(&mut self, mem: &mut GuestMem<'_>, fd: u32, iovs: u32, iovs_len: u32, out: u32) -> Result<(), Errno> {
+    pub fn fd_read(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        iovs: u32,
+        iovs_len: u32,
+        out: u32,
+    ) -> Result<(), Errno> {
         let iovs = mem.iovecs(iovs, iovs_len)?;
         mem.range(out, 4)?;
         let fs = &self.fs;
@@ -262,14 +301,26 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_pread`: reads at `offset` without moving the fd offset.
-    pub fn fd_pread(&mut self, mem: &mut GuestMem<'_>, fd: u32, iovs: u32, iovs_len: u32, offset: u64, out: u32) -> Result<(), Errno> {
+    pub fn fd_pread(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        iovs: u32,
+        iovs_len: u32,
+        offset: u64,
+        out: u32,
+    ) -> Result<(), Errno> {
         let iovs = mem.iovecs(iovs, iovs_len)?;
         mem.range(out, 4)?;
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_READ)?;
         let Handle::File { file, .. } = &mut e.handle else {
-            return Err(if matches!(e.handle, Handle::Dir { .. }) { Errno::Isdir } else { Errno::Spipe });
+            return Err(if matches!(e.handle, Handle::Dir { .. }) {
+                Errno::Isdir
+            } else {
+                Errno::Spipe
+            });
         };
         let mut total = 0usize;
         let mut pos = offset;
@@ -286,7 +337,14 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_write`: at the current offset, or at end of file in append mode.
-    pub fn fd_write(&mut self, mem: &mut GuestMem<'_>, fd: u32, iovs: u32, iovs_len: u32, out: u32) -> Result<(), Errno> {
+    pub fn fd_write(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        iovs: u32,
+        iovs_len: u32,
+        out: u32,
+    ) -> Result<(), Errno> {
         let iovs = mem.iovecs(iovs, iovs_len)?;
         mem.range(out, 4)?;
         let fs = &self.fs;
@@ -332,7 +390,15 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_pwrite`: writes at `offset` without moving the fd offset.
-    pub fn fd_pwrite(&mut self, mem: &mut GuestMem<'_>, fd: u32, iovs: u32, iovs_len: u32, offset: u64, out: u32) -> Result<(), Errno> {
+    pub fn fd_pwrite(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        iovs: u32,
+        iovs_len: u32,
+        offset: u64,
+        out: u32,
+    ) -> Result<(), Errno> {
         let iovs = mem.iovecs(iovs, iovs_len)?;
         mem.range(out, 4)?;
         let fs = &self.fs;
@@ -340,7 +406,11 @@ impl<F: FileSystem> WasiCtx<F> {
         e.require(rights::FD_WRITE)?;
         let flags = e.flags;
         let Handle::File { file, .. } = &mut e.handle else {
-            return Err(if matches!(e.handle, Handle::Dir { .. }) { Errno::Isdir } else { Errno::Spipe });
+            return Err(if matches!(e.handle, Handle::Dir { .. }) {
+                Errno::Isdir
+            } else {
+                Errno::Spipe
+            });
         };
         let mut total = 0usize;
         let mut pos = offset;
@@ -365,7 +435,13 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `fd_prestat_dir_name`.
-    pub fn fd_prestat_dir_name(&self, mem: &mut GuestMem<'_>, fd: u32, buf: u32, len: u32) -> Result<(), Errno> {
+    pub fn fd_prestat_dir_name(
+        &self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        buf: u32,
+        len: u32,
+    ) -> Result<(), Errno> {
         let name = self.preopen_name(fd)?;
         if crate::mem::to_usize(len)? < name.len() {
             return Err(Errno::Nametoolong);
@@ -375,14 +451,25 @@ impl<F: FileSystem> WasiCtx<F> {
 
     fn preopen_name(&self, fd: u32) -> Result<&String, Errno> {
         match &self.entry(fd)?.handle {
-            Handle::Dir { preopen: Some(name), .. } => Ok(name),
+            Handle::Dir {
+                preopen: Some(name),
+                ..
+            } => Ok(name),
             _ => Err(Errno::Badf),
         }
     }
 
     /// `fd_readdir`: entries from index `cookie`, `.` and `..` first, each a
     /// 24-byte `dirent` plus name; the last one is cut at `buf_len`.
-    pub fn fd_readdir(&mut self, mem: &mut GuestMem<'_>, fd: u32, buf: u32, buf_len: u32, cookie: u64, out: u32) -> Result<(), Errno> {
+    pub fn fd_readdir(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        buf: u32,
+        buf_len: u32,
+        cookie: u64,
+        out: u32,
+    ) -> Result<(), Errno> {
         mem.range(buf, buf_len)?;
         mem.range(out, 4)?;
         let e = self.entry(fd)?;
@@ -424,7 +511,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 }
 
-fn write_all_at<F: FileSystem>(fs: &F, file: &mut F::File, mut src: &[u8], mut pos: u64) -> Result<usize, Errno> {
+fn write_all_at<F: FileSystem>(
+    fs: &F,
+    file: &mut F::File,
+    mut src: &[u8],
+    mut pos: u64,
+) -> Result<usize, Errno> {
     let mut total = 0;
     while !src.is_empty() {
         let n = fs.write_at(file, src, pos)?;

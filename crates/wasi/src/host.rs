@@ -22,7 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use filetime::FileTime;
 
-use crate::backend::{Clock, DirEntry, FileSystem, InputStream, OpenOptions, OutputStream, Random, Readiness};
+use crate::backend::{
+    Clock, DirEntry, FileSystem, InputStream, OpenOptions, OutputStream, Random, Readiness,
+};
 use crate::types::{ClockId, Errno, Filestat, Filetype};
 
 // === errors ===
@@ -160,7 +162,9 @@ fn opt_time(t: Option<u64>) -> Result<Option<FileTime>, Errno> {
 
 fn std_options(opts: OpenOptions) -> fs::OpenOptions {
     let mut o = fs::OpenOptions::new();
-    o.read(opts.read || !opts.write).write(opts.write).truncate(opts.truncate);
+    o.read(opts.read || !opts.write)
+        .write(opts.write)
+        .truncate(opts.truncate);
     o
 }
 
@@ -202,22 +206,36 @@ impl FileSystem for HostFs {
             let e = e.map_err(io_err)?;
             // Names that are not UTF-8 cannot be named by a WASI guest
             // (paths are UTF-8 strings), so they are not listed.
-            let Ok(name) = e.file_name().into_string() else { continue };
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
             let ty = e.file_type().map_err(io_err)?;
-            out.push(DirEntry { name, ino: e.ino(), filetype: filetype_of(ty) });
+            out.push(DirEntry {
+                name,
+                ino: e.ino(),
+                filetype: filetype_of(ty),
+            });
         }
         Ok(out)
     }
 
     fn sync_dir(&self, dir: &PathBuf) -> Result<(), Errno> {
-        fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io_err)
+        fs::File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err)
     }
 
     fn open(&self, node: &PathBuf, opts: OpenOptions) -> Result<fs::File, Errno> {
         std_options(opts).open(node).map_err(io_err)
     }
 
-    fn create(&self, dir: &PathBuf, name: &str, exclusive: bool, opts: OpenOptions) -> Result<(PathBuf, fs::File), Errno> {
+    fn create(
+        &self,
+        dir: &PathBuf,
+        name: &str,
+        exclusive: bool,
+        opts: OpenOptions,
+    ) -> Result<(PathBuf, fs::File), Errno> {
         let p = dir.join(name);
         let mut o = std_options(opts);
         // O_CREAT|O_EXCL never follows a symlink at `p`.
@@ -249,7 +267,13 @@ impl FileSystem for HostFs {
         fs::remove_file(dir.join(name)).map_err(io_err)
     }
 
-    fn rename(&self, from_dir: &PathBuf, from: &str, to_dir: &PathBuf, to: &str) -> Result<(), Errno> {
+    fn rename(
+        &self,
+        from_dir: &PathBuf,
+        from: &str,
+        to_dir: &PathBuf,
+        to: &str,
+    ) -> Result<(), Errno> {
         fs::rename(from_dir.join(from), to_dir.join(to)).map_err(io_err)
     }
 
@@ -257,7 +281,13 @@ impl FileSystem for HostFs {
         std::os::unix::fs::symlink(target, dir.join(name)).map_err(io_err)
     }
 
-    fn link(&self, from_dir: &PathBuf, from: &str, to_dir: &PathBuf, to: &str) -> Result<(), Errno> {
+    fn link(
+        &self,
+        from_dir: &PathBuf,
+        from: &str,
+        to_dir: &PathBuf,
+        to: &str,
+    ) -> Result<(), Errno> {
         // std uses linkat(.., 0): a symlink source is linked, not followed.
         fs::hard_link(from_dir.join(from), to_dir.join(to)).map_err(io_err)
     }
@@ -279,10 +309,20 @@ impl FileSystem for HostFs {
     }
 
     fn sync(&self, file: &mut fs::File, data_only: bool) -> Result<(), Errno> {
-        if data_only { file.sync_data() } else { file.sync_all() }.map_err(io_err)
+        if data_only {
+            file.sync_data()
+        } else {
+            file.sync_all()
+        }
+        .map_err(io_err)
     }
 
-    fn file_set_times(&self, file: &mut fs::File, atim: Option<u64>, mtim: Option<u64>) -> Result<(), Errno> {
+    fn file_set_times(
+        &self,
+        file: &mut fs::File,
+        atim: Option<u64>,
+        mtim: Option<u64>,
+    ) -> Result<(), Errno> {
         filetime::set_file_handle_times(file, opt_time(atim)?, opt_time(mtim)?).map_err(io_err)
     }
 }
@@ -299,7 +339,9 @@ impl HostClock {
     /// A clock whose monotonic time starts near zero now.
     #[must_use]
     pub fn new() -> Self {
-        HostClock { start: Instant::now() }
+        HostClock {
+            start: Instant::now(),
+        }
     }
 }
 
@@ -316,7 +358,10 @@ fn dur_ns(d: Duration) -> u64 {
 impl Clock for HostClock {
     fn now(&self, id: ClockId) -> Result<u64, Errno> {
         match id {
-            ClockId::Realtime => SystemTime::now().duration_since(UNIX_EPOCH).map(dur_ns).map_err(|_| Errno::Overflow),
+            ClockId::Realtime => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(dur_ns)
+                .map_err(|_| Errno::Overflow),
             // +1 so the first reading is never 0.
             ClockId::Monotonic => Ok(dur_ns(self.start.elapsed()).saturating_add(1)),
             ClockId::ProcessCputime | ClockId::ThreadCputime => Err(Errno::Notsup),
@@ -393,13 +438,27 @@ impl StdOutput {
 
 impl OutputStream for StdOutput {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Errno> {
-        if self.stderr { io::stderr().write(buf) } else { io::stdout().write(buf) }.map_err(io_err)
+        if self.stderr {
+            io::stderr().write(buf)
+        } else {
+            io::stdout().write(buf)
+        }
+        .map_err(io_err)
     }
     fn flush(&mut self) -> Result<(), Errno> {
-        if self.stderr { io::stderr().flush() } else { io::stdout().flush() }.map_err(io_err)
+        if self.stderr {
+            io::stderr().flush()
+        } else {
+            io::stdout().flush()
+        }
+        .map_err(io_err)
     }
     fn is_terminal(&self) -> bool {
-        if self.stderr { io::stderr().is_terminal() } else { io::stdout().is_terminal() }
+        if self.stderr {
+            io::stderr().is_terminal()
+        } else {
+            io::stdout().is_terminal()
+        }
     }
 }
 
@@ -428,7 +487,11 @@ impl InputStream for MemoryInput {
     }
     fn readiness(&self) -> Readiness {
         let left = self.data.len().saturating_sub(self.pos);
-        if left == 0 { Readiness::Hangup } else { Readiness::Ready(u64::try_from(left).unwrap_or(u64::MAX)) }
+        if left == 0 {
+            Readiness::Hangup
+        } else {
+            Readiness::Ready(u64::try_from(left).unwrap_or(u64::MAX))
+        }
     }
 }
 
@@ -471,7 +534,11 @@ impl OutputStream for MemoryOutput {
 /// A context over the host: `HostFs`, `HostClock`, `HostRandom`, with
 /// `root` preopened as `"/"` (fd 3) and no stdio installed.
 pub fn host_ctx(root: &Path) -> Result<crate::WasiCtx<HostFs>, Errno> {
-    let mut ctx = crate::WasiCtx::new(HostFs, Box::new(HostClock::new()), Box::new(HostRandom::default()));
+    let mut ctx = crate::WasiCtx::new(
+        HostFs,
+        Box::new(HostClock::new()),
+        Box::new(HostRandom::default()),
+    );
     ctx.preopen_dir(HostFs::root(root)?, "/")?;
     Ok(ctx)
 }

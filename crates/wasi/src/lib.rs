@@ -36,7 +36,9 @@ mod path;
 mod path_ops;
 pub mod types;
 
-pub use backend::{Clock, DirEntry, FileSystem, InputStream, OpenOptions, OutputStream, Random, Readiness};
+pub use backend::{
+    Clock, DirEntry, FileSystem, InputStream, OpenOptions, OutputStream, Random, Readiness,
+};
 pub use ctx::{MAX_FDS, WasiCtx};
 pub use dispatch::{CallError, IMPORTS, ImportSig, MODULE, ValType, call};
 pub use misc::POLL_SLICE_NS;

@@ -7,8 +7,8 @@ use crate::backend::{FileSystem, Readiness};
 use crate::ctx::{Handle, WasiCtx};
 use crate::mem::{GuestMem, to_u32};
 use crate::types::{
-    ClockId, EVENT_SIZE, Errno, Event, Eventtype, SUBSCRIPTION_SIZE, Subscription, SubscriptionKind,
-    eventrwflags, rights, subclockflags,
+    ClockId, EVENT_SIZE, Errno, Event, Eventtype, SUBSCRIPTION_SIZE, Subscription,
+    SubscriptionKind, eventrwflags, rights, subclockflags,
 };
 
 /// Longest single sleep while `poll_oneoff` waits on fds, so stream
@@ -16,10 +16,17 @@ use crate::types::{
 pub const POLL_SLICE_NS: u64 = 1_000_000;
 
 /// Writes a list of NUL-terminated strings: pointers at `ptrs`, bytes at `buf`.
-fn write_strings(mem: &mut GuestMem<'_>, list: &[alloc::string::String], ptrs: u32, buf: u32) -> Result<(), Errno> {
+fn write_strings(
+    mem: &mut GuestMem<'_>,
+    list: &[alloc::string::String],
+    ptrs: u32,
+    buf: u32,
+) -> Result<(), Errno> {
     let mut cursor = buf;
     for (i, s) in list.iter().enumerate() {
-        let slot = ptrs.checked_add(to_u32(i)?.checked_mul(4).ok_or(Errno::Fault)?).ok_or(Errno::Fault)?;
+        let slot = ptrs
+            .checked_add(to_u32(i)?.checked_mul(4).ok_or(Errno::Fault)?)
+            .ok_or(Errno::Fault)?;
         mem.write_u32(slot, cursor)?;
         mem.write_bytes(cursor, s.as_bytes())?;
         let end = cursor.checked_add(to_u32(s.len())?).ok_or(Errno::Fault)?;
@@ -29,7 +36,12 @@ fn write_strings(mem: &mut GuestMem<'_>, list: &[alloc::string::String], ptrs: u
     Ok(())
 }
 
-fn write_sizes(mem: &mut GuestMem<'_>, list: &[alloc::string::String], count: u32, size: u32) -> Result<(), Errno> {
+fn write_sizes(
+    mem: &mut GuestMem<'_>,
+    list: &[alloc::string::String],
+    count: u32,
+    size: u32,
+) -> Result<(), Errno> {
     let bytes: usize = list.iter().map(|s| s.len() + 1).sum();
     mem.range(count, 4)?;
     mem.range(size, 4)?;
@@ -54,7 +66,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `args_sizes_get`.
-    pub fn args_sizes_get(&self, mem: &mut GuestMem<'_>, count: u32, size: u32) -> Result<(), Errno> {
+    pub fn args_sizes_get(
+        &self,
+        mem: &mut GuestMem<'_>,
+        count: u32,
+        size: u32,
+    ) -> Result<(), Errno> {
         write_sizes(mem, &self.args, count, size)
     }
 
@@ -64,7 +81,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `environ_sizes_get`.
-    pub fn environ_sizes_get(&self, mem: &mut GuestMem<'_>, count: u32, size: u32) -> Result<(), Errno> {
+    pub fn environ_sizes_get(
+        &self,
+        mem: &mut GuestMem<'_>,
+        count: u32,
+        size: u32,
+    ) -> Result<(), Errno> {
         write_sizes(mem, &self.env, count, size)
     }
 
@@ -75,7 +97,13 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `clock_time_get` (the precision hint is accepted and not needed).
-    pub fn clock_time_get(&self, mem: &mut GuestMem<'_>, id: u32, _precision: u64, out: u32) -> Result<(), Errno> {
+    pub fn clock_time_get(
+        &self,
+        mem: &mut GuestMem<'_>,
+        id: u32,
+        _precision: u64,
+        out: u32,
+    ) -> Result<(), Errno> {
         let now = self.clock.now(ClockId::from_raw(id)?)?;
         mem.write_u64(out, now)
     }
@@ -115,7 +143,14 @@ impl<F: FileSystem> WasiCtx<F> {
 
     /// `poll_oneoff`: waits until at least one subscription fires, then
     /// writes one event per fired subscription.
-    pub fn poll_oneoff(&mut self, mem: &mut GuestMem<'_>, subs_ptr: u32, events_ptr: u32, nsubs: u32, out: u32) -> Result<(), Errno> {
+    pub fn poll_oneoff(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        subs_ptr: u32,
+        events_ptr: u32,
+        nsubs: u32,
+        out: u32,
+    ) -> Result<(), Errno> {
         if nsubs == 0 {
             return Err(Errno::Inval);
         }
@@ -134,7 +169,9 @@ impl<F: FileSystem> WasiCtx<F> {
         let mut pending = Vec::with_capacity(subs.len());
         for s in &subs {
             let p = match s.kind {
-                SubscriptionKind::Clock { id, timeout, flags, .. } => match self.clock_deadline(id, timeout, flags, now) {
+                SubscriptionKind::Clock {
+                    id, timeout, flags, ..
+                } => match self.clock_deadline(id, timeout, flags, now) {
                     Ok(t) => Pending::Clock(t),
                     Err(e) => Pending::Done(error_event(s, Eventtype::Clock, e)),
                 },
@@ -152,16 +189,32 @@ impl<F: FileSystem> WasiCtx<F> {
                     (Pending::Done(ev), _) => events.push(*ev),
                     (Pending::Clock(t), _) => {
                         if now >= *t {
-                            events.push(Event { userdata: s.userdata, error: Errno::Success, kind: Eventtype::Clock, nbytes: 0, flags: 0 });
+                            events.push(Event {
+                                userdata: s.userdata,
+                                error: Errno::Success,
+                                kind: Eventtype::Clock,
+                                nbytes: 0,
+                                flags: 0,
+                            });
                         } else {
                             next_deadline = Some(next_deadline.map_or(*t, |d| d.min(*t)));
                         }
                     }
                     (Pending::Fd, SubscriptionKind::FdRead(fd) | SubscriptionKind::FdWrite(fd)) => {
                         let write = matches!(s.kind, SubscriptionKind::FdWrite(_));
-                        let kind = if write { Eventtype::FdWrite } else { Eventtype::FdRead };
+                        let kind = if write {
+                            Eventtype::FdWrite
+                        } else {
+                            Eventtype::FdRead
+                        };
                         match self.fd_readiness(fd, write) {
-                            Ok(Readiness::Ready(n)) => events.push(Event { userdata: s.userdata, error: Errno::Success, kind, nbytes: n, flags: 0 }),
+                            Ok(Readiness::Ready(n)) => events.push(Event {
+                                userdata: s.userdata,
+                                error: Errno::Success,
+                                kind,
+                                nbytes: n,
+                                flags: 0,
+                            }),
                             Ok(Readiness::Hangup) => events.push(Event {
                                 userdata: s.userdata,
                                 error: Errno::Success,
@@ -192,7 +245,13 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// The monotonic time at which a clock subscription fires.
-    fn clock_deadline(&self, id: u32, timeout: u64, flags: u16, now_mono: u64) -> Result<u64, Errno> {
+    fn clock_deadline(
+        &self,
+        id: u32,
+        timeout: u64,
+        flags: u16,
+        now_mono: u64,
+    ) -> Result<u64, Errno> {
         let id = ClockId::from_raw(id)?;
         let abs = flags & subclockflags::ABSTIME != 0;
         match (id, abs) {
@@ -208,5 +267,11 @@ impl<F: FileSystem> WasiCtx<F> {
 }
 
 fn error_event(s: &Subscription, kind: Eventtype, error: Errno) -> Event {
-    Event { userdata: s.userdata, error, kind, nbytes: 0, flags: 0 }
+    Event {
+        userdata: s.userdata,
+        error,
+        kind,
+        nbytes: 0,
+        flags: 0,
+    }
 }

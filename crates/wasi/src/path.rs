@@ -176,7 +176,11 @@ fn here<N: Clone>(dirs: &[N], name: Option<String>, must_be_dir: bool) -> Resolv
     let cur = dirs[n - 1].clone();
     Resolved {
         parent: cur.clone(),
-        grandparent: if n >= 2 { Some(dirs[n - 2].clone()) } else { None },
+        grandparent: if n >= 2 {
+            Some(dirs[n - 2].clone())
+        } else {
+            None
+        },
         name,
         node: Some((cur, Filetype::Directory)),
         must_be_dir,

@@ -24,7 +24,13 @@ impl<F: FileSystem> WasiCtx<F> {
         Ok(node.clone())
     }
 
-    fn resolve_at(&self, fd: u32, needed: u64, path: &str, follow: bool) -> Result<Resolved<F::Node>, Errno> {
+    fn resolve_at(
+        &self,
+        fd: u32,
+        needed: u64,
+        path: &str,
+        follow: bool,
+    ) -> Result<Resolved<F::Node>, Errno> {
         let dir = self.dir_fd(fd, needed)?;
         resolve(&self.fs, &dir, path, follow)
     }
@@ -62,12 +68,21 @@ impl<F: FileSystem> WasiCtx<F> {
             needed |= rights::PATH_FILESTAT_SET_SIZE;
         }
         let dir_inheriting = self.entry(fd)?.inheriting;
-        let r = self.resolve_at(fd, needed, &path, dirflags & lookupflags::SYMLINK_FOLLOW != 0)?;
+        let r = self.resolve_at(
+            fd,
+            needed,
+            &path,
+            dirflags & lookupflags::SYMLINK_FOLLOW != 0,
+        )?;
         if (base | inheriting) & !dir_inheriting != 0 {
             return Err(Errno::Notcapable);
         }
         let write = base & WRITE_RIGHTS != 0 || trunc;
-        let opts = OpenOptions { read: base & rights::FD_READ != 0, write, truncate: trunc };
+        let opts = OpenOptions {
+            read: base & rights::FD_READ != 0,
+            write,
+            truncate: trunc,
+        };
         let handle = match r.node {
             None => {
                 if !creat {
@@ -79,7 +94,11 @@ impl<F: FileSystem> WasiCtx<F> {
                 let (parent, name) = r.entry(Errno::Inval)?;
                 let exclusive = oflags & oflags::EXCL != 0;
                 let (_, file) = self.fs.create(parent, name, exclusive, opts)?;
-                Handle::File { file, offset: 0, filetype: Filetype::RegularFile }
+                Handle::File {
+                    file,
+                    offset: 0,
+                    filetype: Filetype::RegularFile,
+                }
             }
             Some((node, ty)) => {
                 if creat && oflags & oflags::EXCL != 0 {
@@ -91,27 +110,53 @@ impl<F: FileSystem> WasiCtx<F> {
                         if write {
                             return Err(Errno::Isdir);
                         }
-                        let parent = if r.name.is_some() { Some(r.parent) } else { r.grandparent };
-                        Handle::Dir { node, parent, preopen: None }
+                        let parent = if r.name.is_some() {
+                            Some(r.parent)
+                        } else {
+                            r.grandparent
+                        };
+                        Handle::Dir {
+                            node,
+                            parent,
+                            preopen: None,
+                        }
                     }
                     other => {
                         if want_dir || r.must_be_dir {
                             return Err(Errno::Notdir);
                         }
                         let file = self.fs.open(&node, opts)?;
-                        Handle::File { file, offset: 0, filetype: other }
+                        Handle::File {
+                            file,
+                            offset: 0,
+                            filetype: other,
+                        }
                     }
                 }
             }
         };
-        let mask = if matches!(handle, Handle::Dir { .. }) { rights::DIRECTORY } else { rights::REGULAR_FILE };
-        let entry = FdEntry { handle, flags: fdflags, base: base & mask, inheriting };
+        let mask = if matches!(handle, Handle::Dir { .. }) {
+            rights::DIRECTORY
+        } else {
+            rights::REGULAR_FILE
+        };
+        let entry = FdEntry {
+            handle,
+            flags: fdflags,
+            base: base & mask,
+            inheriting,
+        };
         let new_fd = self.insert(entry)?;
         mem.write_u32(out, new_fd)
     }
 
     /// `path_create_directory`.
-    pub fn path_create_directory(&mut self, mem: &GuestMem<'_>, fd: u32, path: (u32, u32)) -> Result<(), Errno> {
+    pub fn path_create_directory(
+        &mut self,
+        mem: &GuestMem<'_>,
+        fd: u32,
+        path: (u32, u32),
+    ) -> Result<(), Errno> {
         let path = mem.read_str(path.0, path.1)?;
         let r = self.resolve_at(fd, rights::PATH_CREATE_DIRECTORY, path, false)?;
         if r.node.is_some() {
@@ -122,7 +167,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_remove_directory`.
-    pub fn path_remove_directory(&mut self, mem: &GuestMem<'_>, fd: u32, path: (u32, u32)) -> Result<(), Errno> {
+    pub fn path_remove_directory(
+        &mut self,
+        mem: &GuestMem<'_>,
+        fd: u32,
+        path: (u32, u32),
+    ) -> Result<(), Errno> {
         let path = mem.read_str(path.0, path.1)?;
         let r = self.resolve_at(fd, rights::PATH_REMOVE_DIRECTORY, path, false)?;
         match r.filetype() {
@@ -135,7 +185,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_unlink_file`.
-    pub fn path_unlink_file(&mut self, mem: &GuestMem<'_>, fd: u32, path: (u32, u32)) -> Result<(), Errno> {
+    pub fn path_unlink_file(
+        &mut self,
+        mem: &GuestMem<'_>,
+        fd: u32,
+        path: (u32, u32),
+    ) -> Result<(), Errno> {
         let path = mem.read_str(path.0, path.1)?;
         let r = self.resolve_at(fd, rights::PATH_UNLINK_FILE, path, false)?;
         match r.filetype() {
@@ -149,7 +204,14 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_rename`.
-    pub fn path_rename(&mut self, mem: &GuestMem<'_>, fd: u32, old: (u32, u32), new_fd: u32, new: (u32, u32)) -> Result<(), Errno> {
+    pub fn path_rename(
+        &mut self,
+        mem: &GuestMem<'_>,
+        fd: u32,
+        old: (u32, u32),
+        new_fd: u32,
+        new: (u32, u32),
+    ) -> Result<(), Errno> {
         let old = mem.read_str(old.0, old.1)?;
         let new = mem.read_str(new.0, new.1)?;
         let src_dir = self.dir_fd(fd, rights::PATH_RENAME_SOURCE)?;
@@ -174,7 +236,13 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_symlink`: creates `new` (under `fd`) pointing at `target`.
-    pub fn path_symlink(&mut self, mem: &GuestMem<'_>, target: (u32, u32), fd: u32, new: (u32, u32)) -> Result<(), Errno> {
+    pub fn path_symlink(
+        &mut self,
+        mem: &GuestMem<'_>,
+        target: (u32, u32),
+        fd: u32,
+        new: (u32, u32),
+    ) -> Result<(), Errno> {
         let target = mem.read_str(target.0, target.1)?;
         let new = mem.read_str(new.0, new.1)?;
         let r = self.resolve_at(fd, rights::PATH_SYMLINK, new, false)?;
@@ -200,7 +268,15 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_link`.
-    pub fn path_link(&mut self, mem: &GuestMem<'_>, fd: u32, flags: u32, old: (u32, u32), new_fd: u32, new: (u32, u32)) -> Result<(), Errno> {
+    pub fn path_link(
+        &mut self,
+        mem: &GuestMem<'_>,
+        fd: u32,
+        flags: u32,
+        old: (u32, u32),
+        new_fd: u32,
+        new: (u32, u32),
+    ) -> Result<(), Errno> {
         let old = mem.read_str(old.0, old.1)?;
         let new = mem.read_str(new.0, new.1)?;
         let src_dir = self.dir_fd(fd, rights::PATH_LINK_SOURCE)?;
@@ -228,7 +304,15 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_readlink`: copies at most `buf_len` bytes of the target.
-    pub fn path_readlink(&mut self, mem: &mut GuestMem<'_>, fd: u32, path: (u32, u32), buf: u32, buf_len: u32, out: u32) -> Result<(), Errno> {
+    pub fn path_readlink(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        path: (u32, u32),
+        buf: u32,
+        buf_len: u32,
+        out: u32,
+    ) -> Result<(), Errno> {
         let path = mem.read_str(path.0, path.1)?.to_string();
         mem.range(buf, buf_len)?;
         mem.range(out, 4)?;
@@ -244,10 +328,22 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     /// `path_filestat_get`.
-    pub fn path_filestat_get(&mut self, mem: &mut GuestMem<'_>, fd: u32, flags: u32, path: (u32, u32), out: u32) -> Result<(), Errno> {
+    pub fn path_filestat_get(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        fd: u32,
+        flags: u32,
+        path: (u32, u32),
+        out: u32,
+    ) -> Result<(), Errno> {
         let path = mem.read_str(path.0, path.1)?.to_string();
         mem.range(out, 64)?;
-        let r = self.resolve_at(fd, rights::PATH_FILESTAT_GET, &path, flags & lookupflags::SYMLINK_FOLLOW != 0)?;
+        let r = self.resolve_at(
+            fd,
+            rights::PATH_FILESTAT_GET,
+            &path,
+            flags & lookupflags::SYMLINK_FOLLOW != 0,
+        )?;
         let Some((node, ty)) = &r.node else {
             return Err(Errno::Noent);
         };
@@ -273,7 +369,12 @@ impl<F: FileSystem> WasiCtx<F> {
         let path = mem.read_str(path.0, path.1)?;
         let clock = &self.clock;
         let (a, m) = decode_times(|| clock.now(ClockId::Realtime), atim, mtim, fst)?;
-        let r = self.resolve_at(fd, rights::PATH_FILESTAT_SET_TIMES, path, flags & lookupflags::SYMLINK_FOLLOW != 0)?;
+        let r = self.resolve_at(
+            fd,
+            rights::PATH_FILESTAT_SET_TIMES,
+            path,
+            flags & lookupflags::SYMLINK_FOLLOW != 0,
+        )?;
         let Some((node, ty)) = &r.node else {
             return Err(Errno::Noent);
         };

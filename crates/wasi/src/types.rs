@@ -248,7 +248,8 @@ pub mod rights {
     pub const DIRECTORY_INHERITING: u64 = DIRECTORY | REGULAR_FILE;
 
     /// Rights of a readable stream (stdin).
-    pub const INPUT_STREAM: u64 = FD_READ | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
+    pub const INPUT_STREAM: u64 =
+        FD_READ | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
 
     /// Rights of a writable stream (stdout, stderr).
     pub const OUTPUT_STREAM: u64 =
