@@ -41,6 +41,6 @@ pub use backend::{
 };
 pub use ctx::{MAX_FDS, WasiCtx};
 pub use dispatch::{CallError, IMPORTS, ImportSig, MODULE, ValType, call};
-pub use misc::POLL_SLICE_NS;
+pub use misc::{POLL_SLICE_NS, PollStep};
 pub use path::MAX_SYMLINKS;
 pub use types::Errno;

@@ -49,14 +49,14 @@ fn write_sizes(
     mem.write_u32(size, to_u32(bytes)?)
 }
 
-/// Where a subscription stands in one pass of `poll_oneoff`.
-enum Pending {
-    /// Fires at this monotonic time.
-    Clock(u64),
-    /// An fd subscription to re-check.
-    Fd,
-    /// Already has its event (an error).
-    Done(Event),
+/// Outcome of one [`WasiCtx::poll_oneoff_step`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollStep {
+    /// Events were written; the call is complete.
+    Done,
+    /// Nothing fired; try again after about this many nanoseconds
+    /// (`u64::MAX`: only fd readiness can end the wait, with no clock).
+    Wait(u64),
 }
 
 impl<F: FileSystem> WasiCtx<F> {
@@ -141,8 +141,9 @@ impl<F: FileSystem> WasiCtx<F> {
         }
     }
 
-    /// `poll_oneoff`: waits until at least one subscription fires, then
-    /// writes one event per fired subscription.
+    /// `poll_oneoff`: waits (through [`crate::Clock::sleep`]) until at
+    /// least one subscription fires, then writes one event per fired
+    /// subscription.
     pub fn poll_oneoff(
         &mut self,
         mem: &mut GuestMem<'_>,
@@ -151,6 +152,29 @@ impl<F: FileSystem> WasiCtx<F> {
         nsubs: u32,
         out: u32,
     ) -> Result<(), Errno> {
+        let start = self.clock.now(ClockId::Monotonic)?;
+        loop {
+            match self.poll_oneoff_step(mem, subs_ptr, events_ptr, nsubs, out, start)? {
+                PollStep::Done => return Ok(()),
+                PollStep::Wait(ns) => self.clock.sleep(ns),
+            }
+        }
+    }
+
+    /// One non-blocking pass of `poll_oneoff`, for glue that waits
+    /// asynchronously: relative clock timeouts count from `start` (the
+    /// monotonic time of the guest's call; pass the same value on every
+    /// retry). Either writes the events (`Done`) or says how long to wait
+    /// before trying again (`Wait`); nothing is written to the guest then.
+    pub fn poll_oneoff_step(
+        &mut self,
+        mem: &mut GuestMem<'_>,
+        subs_ptr: u32,
+        events_ptr: u32,
+        nsubs: u32,
+        out: u32,
+        start: u64,
+    ) -> Result<PollStep, Errno> {
         if nsubs == 0 {
             return Err(Errno::Inval);
         }
@@ -159,98 +183,83 @@ impl<F: FileSystem> WasiCtx<F> {
         mem.range(subs_ptr, nsubs.checked_mul(sub_size).ok_or(Errno::Fault)?)?;
         mem.range(events_ptr, nsubs.checked_mul(ev_size).ok_or(Errno::Fault)?)?;
         mem.range(out, 4)?;
-        let mut subs = Vec::with_capacity(crate::mem::to_usize(nsubs)?);
+        let now = self.clock.now(ClockId::Monotonic)?;
+        let mut events = Vec::new();
+        let mut next_deadline: Option<u64> = None;
+        let mut waiting_on_fds = false;
         for i in 0..nsubs {
             // In range: the whole array was checked above.
             let raw = mem.read_array::<SUBSCRIPTION_SIZE>(subs_ptr + i * sub_size)?;
-            subs.push(Subscription::decode(&raw)?);
-        }
-        let now = self.clock.now(ClockId::Monotonic)?;
-        let mut pending = Vec::with_capacity(subs.len());
-        for s in &subs {
-            let p = match s.kind {
+            let s = Subscription::decode(&raw)?;
+            match s.kind {
                 SubscriptionKind::Clock {
                     id, timeout, flags, ..
-                } => match self.clock_deadline(id, timeout, flags, now) {
-                    Ok(t) => Pending::Clock(t),
-                    Err(e) => Pending::Done(error_event(s, Eventtype::Clock, e)),
+                } => match self.clock_deadline(id, timeout, flags, start, now) {
+                    Ok(t) if now >= t => events.push(Event {
+                        userdata: s.userdata,
+                        error: Errno::Success,
+                        kind: Eventtype::Clock,
+                        nbytes: 0,
+                        flags: 0,
+                    }),
+                    Ok(t) => next_deadline = Some(next_deadline.map_or(t, |d| d.min(t))),
+                    Err(e) => events.push(error_event(&s, Eventtype::Clock, e)),
                 },
-                SubscriptionKind::FdRead(_) | SubscriptionKind::FdWrite(_) => Pending::Fd,
-            };
-            pending.push(p);
-        }
-        loop {
-            let now = self.clock.now(ClockId::Monotonic)?;
-            let mut events = Vec::new();
-            let mut next_deadline: Option<u64> = None;
-            let mut waiting_on_fds = false;
-            for (s, p) in subs.iter().zip(&pending) {
-                match (p, s.kind) {
-                    (Pending::Done(ev), _) => events.push(*ev),
-                    (Pending::Clock(t), _) => {
-                        if now >= *t {
+                SubscriptionKind::FdRead(fd) | SubscriptionKind::FdWrite(fd) => {
+                    let write = matches!(s.kind, SubscriptionKind::FdWrite(_));
+                    let kind = if write {
+                        Eventtype::FdWrite
+                    } else {
+                        Eventtype::FdRead
+                    };
+                    match self.fd_readiness(fd, write) {
+                        Ok(Readiness::Ready(n)) => {
                             events.push(Event {
-                                userdata: s.userdata,
-                                error: Errno::Success,
-                                kind: Eventtype::Clock,
-                                nbytes: 0,
-                                flags: 0,
-                            });
-                        } else {
-                            next_deadline = Some(next_deadline.map_or(*t, |d| d.min(*t)));
-                        }
-                    }
-                    (Pending::Fd, SubscriptionKind::FdRead(fd) | SubscriptionKind::FdWrite(fd)) => {
-                        let write = matches!(s.kind, SubscriptionKind::FdWrite(_));
-                        let kind = if write {
-                            Eventtype::FdWrite
-                        } else {
-                            Eventtype::FdRead
-                        };
-                        match self.fd_readiness(fd, write) {
-                            Ok(Readiness::Ready(n)) => events.push(Event {
                                 userdata: s.userdata,
                                 error: Errno::Success,
                                 kind,
                                 nbytes: n,
                                 flags: 0,
-                            }),
-                            Ok(Readiness::Hangup) => events.push(Event {
-                                userdata: s.userdata,
-                                error: Errno::Success,
-                                kind,
-                                nbytes: 0,
-                                flags: eventrwflags::FD_READWRITE_HANGUP,
-                            }),
-                            Ok(Readiness::NotReady) => waiting_on_fds = true,
-                            Err(e) => events.push(error_event(s, kind, e)),
+                            });
                         }
+                        Ok(Readiness::Hangup) => events.push(Event {
+                            userdata: s.userdata,
+                            error: Errno::Success,
+                            kind,
+                            nbytes: 0,
+                            flags: eventrwflags::FD_READWRITE_HANGUP,
+                        }),
+                        Ok(Readiness::NotReady) => waiting_on_fds = true,
+                        Err(e) => events.push(error_event(&s, kind, e)),
                     }
-                    (Pending::Fd, SubscriptionKind::Clock { .. }) => {}
                 }
             }
-            if !events.is_empty() {
-                for (i, ev) in events.iter().enumerate() {
-                    let at = events_ptr + to_u32(i)? * ev_size; // checked above
-                    mem.write_bytes(at, &ev.encode())?;
-                }
-                return mem.write_u32(out, to_u32(events.len())?);
-            }
-            let mut wait = next_deadline.map_or(u64::MAX, |d| d.saturating_sub(now));
-            if waiting_on_fds {
-                wait = wait.min(POLL_SLICE_NS);
-            }
-            self.clock.sleep(wait);
         }
+        if !events.is_empty() {
+            for (i, ev) in events.iter().enumerate() {
+                let at = events_ptr + to_u32(i)? * ev_size; // checked above
+                mem.write_bytes(at, &ev.encode())?;
+            }
+            mem.write_u32(out, to_u32(events.len())?)?;
+            return Ok(PollStep::Done);
+        }
+        let mut wait = next_deadline.map_or(u64::MAX, |d| d.saturating_sub(now));
+        if waiting_on_fds {
+            wait = wait.min(POLL_SLICE_NS);
+        }
+        Ok(PollStep::Wait(wait))
     }
 
     /// The monotonic time at which a clock subscription fires.
+    /// Relative timeouts count from `start`; an absolute realtime is
+    /// converted with the clocks read at `now`.
     fn clock_deadline(
         &self,
         id: u32,
         timeout: u64,
         flags: u16,
-        now_mono: u64,
+        start: u64,
+        now: u64,
     ) -> Result<u64, Errno> {
         let id = ClockId::from_raw(id)?;
         let abs = flags & subclockflags::ABSTIME != 0;
@@ -258,9 +267,9 @@ impl<F: FileSystem> WasiCtx<F> {
             (ClockId::Monotonic, true) => Ok(timeout),
             (ClockId::Realtime, true) => {
                 let now_real = self.clock.now(ClockId::Realtime)?;
-                Ok(now_mono.saturating_add(timeout.saturating_sub(now_real)))
+                Ok(now.saturating_add(timeout.saturating_sub(now_real)))
             }
-            (ClockId::Monotonic | ClockId::Realtime, false) => Ok(now_mono.saturating_add(timeout)),
+            (ClockId::Monotonic | ClockId::Realtime, false) => Ok(start.saturating_add(timeout)),
             _ => Err(Errno::Notsup),
         }
     }
