@@ -1,8 +1,180 @@
-//! The Hypha kernel (placeholder until the foundation lands).
+//! The Hypha kernel: the privileged core that every hart enters from the
+//! loader (`boot/`).
+//!
+//! What it does today: trap entry and exit on per-hart trap stacks, fault
+//! reports with symbolisable backtraces, a timer tick and IPIs on every
+//! hart, the PLIC and an interrupt-driven 16550 console, logging, the
+//! in-kernel test runner (`ktest`) and a debug console.
+//!
+//! Layout: `arch/riscv64/` holds everything that names a CSR, an
+//! instruction or an SBI call; the other modules are portable and reach
+//! the hardware through it. Device drivers (`drivers/`) reach their
+//! registers through the physical-memory map the loader set up.
+//!
+//! Not here: what can be tested on the host (page tables and allocators in
+//! `crates/kmem`, the boot handoff in `crates/boot-info`).
 #![no_std]
 #![no_main]
 
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    loop {}
+mod arch;
+mod backtrace;
+mod boot;
+mod console;
+mod drivers;
+mod interrupts;
+mod ipi;
+mod ktest;
+mod logger;
+mod mem;
+mod panic;
+mod percpu;
+mod platform;
+mod shell;
+mod sync;
+mod time;
+mod timer;
+mod trap;
+
+#[cfg(feature = "ktest")]
+mod tests;
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use hypha_boot_info::{BootInfo, bootargs};
+
+/// Set by the boot hart once the console, interrupts and memory are up;
+/// the other harts wait for it.
+static BOOT_HART_READY: AtomicBool = AtomicBool::new(false);
+/// Harts that printed their boot line.
+static HARTS_UP: AtomicUsize = AtomicUsize::new(0);
+static PLATFORM: sync::Once<platform::Platform> = sync::Once::new();
+
+/// The device tree's view of the machine (after boot).
+pub fn platform() -> Option<&'static platform::Platform> {
+    PLATFORM.get()
+}
+
+/// Entered by `_start` on every hart: `a0` = hart id, `a1` = BootInfo,
+/// `a2` = `time` at entry.
+extern "C" fn kernel_entry(hart_id: usize, boot_info_address: usize, entry_ticks: u64) -> ! {
+    // SAFETY: the loader passes the BootInfo it wrote in a1 and never
+    // touches it again; it is mapped through the physical map.
+    let info = match unsafe { boot::init(boot_info_address) } {
+        Ok(info) => info,
+        Err(_) => {
+            arch::sbi::debug_console_write(b"kernel: the loader's BootInfo is invalid\n");
+            arch::sbi::shutdown(true);
+            arch::halt()
+        }
+    };
+    let harts = info.harts().unwrap_or(&[]);
+    let Some(index) = harts.iter().position(|hart| usize::try_from(hart.hart_id).ok() == Some(hart_id)) else {
+        arch::halt()
+    };
+    let hart = &harts[index];
+    // SAFETY: the loader put this hart's per-CPU block in `tp`, zeroed,
+    // and this is the hart's first and only call.
+    let per_cpu = unsafe { percpu::init(hart, index) };
+    // SAFETY: the loader mapped this hart's own trap stack (guard-paged)
+    // with its top 16-byte aligned.
+    unsafe { arch::trap::init_hart(per_cpu.trap_stack.1) };
+    if index == 0 { boot_hart_main(info, entry_ticks) } else { secondary_hart_main() }
+}
+
+fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
+    time::init(info.timebase_frequency_hz, entry_ticks);
+    let platform = match platform::Platform::read(info) {
+        Ok(platform) => platform,
+        Err(error) => {
+            let _ = error;
+            arch::sbi::debug_console_write(b"kernel: cannot read the device tree\n");
+            arch::sbi::shutdown(true);
+            arch::halt()
+        }
+    };
+    if let Some(test_device) = platform.test_device {
+        // SAFETY: the device tree names the test device here; the physical
+        // map covers MMIO below RAM.
+        unsafe { drivers::sifive_test::init(boot::physical_to_virtual(test_device)) };
+    }
+    if let Some((uart, _)) = platform.uart {
+        // SAFETY: the device tree names a ns16550a here; nothing else
+        // drives it once the loader is gone.
+        unsafe { console::init(boot::physical_to_virtual(uart)) };
+    }
+    let level = match bootargs::value(platform.bootargs, "log") {
+        Some(name) => logger::parse_level(name).unwrap_or(log::LevelFilter::Info),
+        None => log::LevelFilter::Info,
+    };
+    logger::init(level);
+    println!("boot: console ready after {} us", time::ticks_to_us(time::now_ticks() - entry_ticks));
+    log::info!(
+        "kernel at {:#x} (link {:#x}, slide {:#x}, kaslr seed {:#x}{}), Sv{}, RAM mapped at {:#x}, timer {}",
+        info.kernel_virtual_base,
+        info.kernel_link_base,
+        info.kaslr_slide,
+        info.kaslr_seed,
+        if info.kaslr_seed_fixed != 0 { " fixed by bootargs" } else { " from the device tree" },
+        info.paging_mode.virtual_address_bits().unwrap_or(0),
+        info.physical_memory_offset,
+        if platform.sstc { "Sstc" } else { "SBI" },
+    );
+    log::debug!("bootargs: {}", platform.bootargs);
+
+    mem::init(info);
+
+    timer::init(platform.sstc);
+    if let Some(plic) = platform.plic {
+        // SAFETY: the device tree names the PLIC here, mapped through the
+        // physical map.
+        unsafe {
+            interrupts::init(
+                boot::physical_to_virtual(plic),
+                platform.plic_contexts,
+                platform.uart.map(|(_, irq)| irq),
+                percpu::current().hart_id,
+            );
+        }
+    } else {
+        log::warn!("no PLIC in the device tree: console input disabled");
+    }
+    PLATFORM.set(platform);
+    start_interrupts_on_this_hart();
+    println!("boot: hart {} online (boot hart)", percpu::current().hart_id);
+    HARTS_UP.fetch_add(1, Ordering::AcqRel);
+    BOOT_HART_READY.store(true, Ordering::Release);
+
+    let expected = info.harts().unwrap_or(&[]).iter().filter(|hart| hart.started != 0).count();
+    let deadline = time::now_ticks() + time::ms_to_ticks(2000);
+    while HARTS_UP.load(Ordering::Acquire) < expected && time::now_ticks() < deadline {
+        core::hint::spin_loop();
+    }
+    let up = HARTS_UP.load(Ordering::Acquire);
+    if up < expected {
+        log::error!("only {up} of {expected} harts came online");
+    }
+    println!("boot: {up} harts online after {} us", time::ticks_to_us(time::now_ticks() - entry_ticks));
+
+    if bootargs::has(platform.bootargs, "ktest") {
+        ktest::run(platform.bootargs)
+    }
+    shell::run()
+}
+
+fn secondary_hart_main() -> ! {
+    while !BOOT_HART_READY.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    start_interrupts_on_this_hart();
+    println!("boot: hart {} online", percpu::current().hart_id);
+    HARTS_UP.fetch_add(1, Ordering::AcqRel);
+    loop {
+        arch::wait_for_interrupt();
+    }
+}
+
+fn start_interrupts_on_this_hart() {
+    timer::start_on_this_hart();
+    ipi::start_on_this_hart();
+    interrupts::start_on_this_hart();
+    arch::csr::enable_interrupts();
 }

@@ -1,9 +1,39 @@
 //! Building the loader + kernel image, booting it in QEMU, and reading the
 //! in-kernel test results.
+//!
+//! `test` boots the kernel built with the `ktest` feature and `ktest` in
+//! its bootargs. When a test panics, the kernel prints `test NAME ...
+//! FAILED`, the message and a backtrace, and exits QEMU with status 101;
+//! xtask then boots again with `ktest.skip=N` (N = tests already reported)
+//! so the remaining tests still run. Any other non-zero exit, or no exit
+//! within the time limit, is a suite error. Finally two boots with
+//! `kaslr.seed=1` and `kaslr.seed=2` must place the kernel at different
+//! addresses.
+
+mod boot;
+mod image;
+mod results;
+mod symbolize;
 
 use crate::suite::SuiteResult;
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
+use boot::Ending;
+use results::TestLine;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use symbolize::Symbolizer;
+
+/// QEMU exit status of a kernel that panicked inside a test.
+const EXIT_TEST_FAILED: i32 = 101;
+/// Longest a single test boot may take.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest the whole kernel suite may take.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Harts and memory for test boots (the `run` defaults).
+const TEST_CPUS: u32 = 4;
+const TEST_MEMORY: &str = "512M";
 
 /// Options of `cargo xtask run`.
 #[derive(Debug, Clone)]
@@ -24,13 +54,185 @@ impl Default for RunOptions {
 }
 
 /// Builds and boots Hypha interactively.
-pub(crate) fn run(_options: &RunOptions) -> Result<()> {
-    let _qemu = crate::qemu::ensure()?;
-    bail!("the kernel image is not built yet (foundation in progress)")
+pub(crate) fn run(options: &RunOptions) -> Result<()> {
+    let qemu = crate::qemu::ensure()?;
+    if !options.extra_programs.is_empty() {
+        bail!("--add needs the initrd, which does not exist yet");
+    }
+    let image = image::build(options.release, false)?;
+    report_sizes(&image);
+    let symbolizer = Symbolizer::new(&image.kernel).ok();
+    let mut command = boot::qemu_command(&qemu, &image, options.cpus, &options.memory, &options.bootargs.join(" "));
+    command.arg("-nographic");
+    if options.gdb {
+        command.args(["-s", "-S"]);
+        eprintln!("xtask: QEMU waits for gdb on localhost:1234 (`target remote :1234` with {})", image.kernel.display());
+    }
+    command.stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = command.spawn().with_context(|| format!("starting {command:?}"))?;
+    let mut stdout = child.stdout.take().context("QEMU stdout")?;
+    // Forward bytes as they come (the prompt has no newline) and add a
+    // symbolised line after each backtrace line.
+    let mut out = std::io::stdout();
+    let mut line = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let count = match stdout.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(count) => count,
+        };
+        out.write_all(&buffer[..count]).context("writing to stdout")?;
+        out.flush().context("flushing stdout")?;
+        for &byte in &buffer[..count] {
+            if byte == b'\n' {
+                let text = String::from_utf8_lossy(&line);
+                if let Some(symbolized) = symbolizer.as_ref().and_then(|symbolizer| symbolizer.symbolize_line(text.trim_end())) {
+                    write!(out, "{}\r\n", symbolized.replace('\n', "\r\n")).context("writing to stdout")?;
+                }
+                line.clear();
+            } else {
+                line.push(byte);
+            }
+        }
+    }
+    let status = child.wait().context("waiting for QEMU")?;
+    if !status.success() {
+        bail!("QEMU exited with {status} (the kernel reported a failure)");
+    }
+    Ok(())
+}
+
+fn report_sizes(image: &image::Image) {
+    let size = |path: &PathBuf| std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+    eprintln!(
+        "xtask: loader image {} KiB (kernel ELF {} KiB embedded, with debug info)",
+        size(&image.loader) / 1024,
+        size(&image.kernel) / 1024
+    );
 }
 
 /// Builds the kernel in test mode, boots it and collects the results.
-pub(crate) fn test(_filter: Option<&str>) -> Result<SuiteResult> {
-    let _qemu = crate::qemu::ensure()?;
-    bail!("the kernel test runner is not built yet (foundation in progress)")
+pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
+    println!("=== kernel: in-kernel tests under QEMU ===");
+    let qemu = crate::qemu::ensure()?;
+    let mut result = SuiteResult::new("kernel");
+    if filter.is_some_and(|filter| filter.contains(char::is_whitespace)) {
+        bail!("a kernel test filter cannot contain whitespace");
+    }
+    let image = image::build(false, true)?;
+    let symbolizer = Symbolizer::new(&image.kernel)?;
+    let started = Instant::now();
+    let mut reported: u64 = 0;
+    let mut boots = 0;
+    loop {
+        boots += 1;
+        let mut bootargs = format!("ktest ktest.skip={reported}");
+        if let Some(filter) = filter {
+            bootargs.push_str(&format!(" ktest.filter={filter}"));
+        }
+        let remaining = SUITE_TIMEOUT.saturating_sub(started.elapsed()).min(BOOT_TIMEOUT);
+        let mut last_test_line = None;
+        let mut finished = false;
+        let mut banner = Vec::new();
+        let mut in_banner = true;
+        let command = boot::qemu_command(&qemu, &image, TEST_CPUS, TEST_MEMORY, &bootargs);
+        let ending = boot::boot_and_watch(command, Some(&symbolizer), remaining, |line| {
+            // Keep OpenSBI's banner out of the way unless something fails early.
+            if in_banner && !line.starts_with("hypha-boot") {
+                banner.push(line.to_owned());
+                return;
+            }
+            in_banner = false;
+            println!("{line}");
+            match results::parse(line) {
+                Some(TestLine::Passed(_)) => {
+                    result.passed += 1;
+                    reported += 1;
+                }
+                Some(TestLine::Failed(name)) => {
+                    result.failed += 1;
+                    reported += 1;
+                    last_test_line = Some(name);
+                }
+                Some(TestLine::Ignored(_)) => {
+                    result.skipped += 1;
+                    reported += 1;
+                }
+                Some(TestLine::Finished) => finished = true,
+                Some(TestLine::Running(_)) | None => {}
+            }
+        })?;
+        if in_banner {
+            println!("{}", banner.join("\n"));
+        }
+        match ending {
+            Ending::Exited(0) if finished => break,
+            Ending::Exited(0) => {
+                result.error = Some("the kernel exited with success before finishing its tests".to_owned());
+                break;
+            }
+            Ending::Exited(EXIT_TEST_FAILED) if last_test_line.is_some() => {
+                println!("xtask: a test failed; rebooting the kernel to run the rest (boot {})", boots + 1);
+            }
+            Ending::Exited(code) => {
+                result.error = Some(format!("the kernel exited with status {code} outside a test (panic or fault during boot?)"));
+                break;
+            }
+            Ending::Killed => {
+                result.error = Some("QEMU was killed by a signal".to_owned());
+                break;
+            }
+            Ending::TimedOut => {
+                result.error = Some(format!(
+                    "the kernel did not finish within {} s (a hang, or a test that blocks with interrupts off); {reported} tests had reported",
+                    remaining.as_secs()
+                ));
+                break;
+            }
+        }
+    }
+    if result.error.is_none() && filter.is_none_or(|filter| "kaslr".contains(filter) || filter.contains("kaslr")) {
+        match kaslr_check(&qemu, &image, &symbolizer) {
+            Ok(()) => {
+                println!("test xtask::kaslr_two_seeds_two_addresses ... ok");
+                result.passed += 1;
+            }
+            Err(error) => {
+                println!("test xtask::kaslr_two_seeds_two_addresses ... FAILED\n  {error:#}");
+                result.failed += 1;
+            }
+        }
+    }
+    println!("kernel: {} boots, {:.1} s", boots, started.elapsed().as_secs_f64());
+    Ok(result)
+}
+
+/// Boots twice with fixed, different KASLR seeds; each boot's own test
+/// checks the kernel runs where its seed says, and the two addresses must
+/// differ.
+fn kaslr_check(qemu: &std::path::Path, image: &image::Image, symbolizer: &Symbolizer) -> Result<()> {
+    let mut bases = Vec::new();
+    for seed in [1, 2] {
+        let bootargs = format!("kaslr.seed={seed} ktest ktest.filter=boot::kernel_runs_where_the_seed_says");
+        let mut base = None;
+        let mut passed = false;
+        let command = boot::qemu_command(qemu, image, 1, TEST_MEMORY, &bootargs);
+        let ending = boot::boot_and_watch(command, Some(symbolizer), BOOT_TIMEOUT, |line| {
+            if let Some(rest) = line.split("kernel at ").nth(1) {
+                base = rest.split_whitespace().next().and_then(|text| u64::from_str_radix(text.trim_start_matches("0x"), 16).ok());
+            }
+            if matches!(results::parse(line), Some(TestLine::Passed(_))) {
+                passed = true;
+            }
+        })?;
+        if ending != Ending::Exited(0) || !passed {
+            bail!("boot with kaslr.seed={seed} ended {ending:?} (its placement test passed: {passed})");
+        }
+        bases.push(base.with_context(|| format!("boot with kaslr.seed={seed} did not report `kernel at 0x…`"))?);
+    }
+    if bases[0] == bases[1] {
+        bail!("kaslr.seed=1 and kaslr.seed=2 both placed the kernel at {:#x}", bases[0]);
+    }
+    println!("xtask: kaslr.seed=1 -> {:#x}, kaslr.seed=2 -> {:#x}", bases[0], bases[1]);
+    Ok(())
 }

@@ -1,0 +1,5 @@
+//! Architecture-specific parts of the loader; only riscv64 exists.
+
+mod riscv64;
+
+pub use riscv64::*;

@@ -1,0 +1,77 @@
+//! Control and status registers the kernel uses.
+
+/// `sie`/`sip` bit: supervisor software interrupt (IPIs).
+pub const SSI: usize = 1 << 1;
+/// `sie`/`sip` bit: supervisor timer interrupt.
+pub const STI: usize = 1 << 5;
+/// `sie`/`sip` bit: supervisor external interrupt (PLIC).
+pub const SEI: usize = 1 << 9;
+const SSTATUS_SIE: usize = 1 << 1;
+
+/// Reads the `time` CSR.
+#[inline]
+#[must_use]
+pub fn read_time() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading a counter has no side effects.
+    unsafe { core::arch::asm!("rdtime {0}", out(reg) ticks, options(nomem, nostack)) };
+    ticks
+}
+
+/// Waits for an interrupt (returns at once if one is pending, even when
+/// `sstatus.SIE` is clear).
+#[inline]
+pub fn wait_for_interrupt() {
+    // SAFETY: `wfi` only waits.
+    unsafe { core::arch::asm!("wfi", options(nomem, nostack)) };
+}
+
+/// Enables interrupts on this hart (`sstatus.SIE`).
+#[inline]
+pub fn enable_interrupts() {
+    // SAFETY: setting SIE lets interrupt handlers run; they save and restore
+    // all state (trap.rs). Acts as a compiler barrier (no `nomem`).
+    unsafe { core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE, options(nostack)) };
+}
+
+/// Disables interrupts on this hart and returns whether they were enabled.
+#[inline]
+pub fn disable_interrupts() -> bool {
+    let previous: usize;
+    // SAFETY: clearing SIE only defers interrupts. Compiler barrier.
+    unsafe { core::arch::asm!("csrrc {0}, sstatus, {1}", out(reg) previous, in(reg) SSTATUS_SIE, options(nostack)) };
+    previous & SSTATUS_SIE != 0
+}
+
+/// Whether interrupts are enabled on this hart.
+#[inline]
+#[must_use]
+pub fn interrupts_enabled() -> bool {
+    let sstatus: usize;
+    // SAFETY: reading sstatus has no side effects.
+    unsafe { core::arch::asm!("csrr {0}, sstatus", out(reg) sstatus, options(nomem, nostack)) };
+    sstatus & SSTATUS_SIE != 0
+}
+
+/// Sets bits in `sie` (which interrupt sources may trap).
+#[inline]
+pub fn enable_interrupt_sources(bits: usize) {
+    // SAFETY: enabling a source only matters once its handler exists; all
+    // three have one in trap.rs.
+    unsafe { core::arch::asm!("csrs sie, {0}", in(reg) bits, options(nostack)) };
+}
+
+/// Clears the pending supervisor software interrupt (IPI) bit.
+#[inline]
+pub fn clear_software_interrupt() {
+    // SAFETY: clearing SSIP acknowledges an IPI; nothing else uses it.
+    unsafe { core::arch::asm!("csrc sip, {0}", in(reg) SSI, options(nomem, nostack)) };
+}
+
+/// Writes `stimecmp` (Sstc): the next timer interrupt at `deadline` ticks.
+#[inline]
+pub fn write_stimecmp(deadline: u64) {
+    // SAFETY: only called when the hart has Sstc (checked by the caller via
+    // the device tree); writing stimecmp schedules a timer interrupt.
+    unsafe { core::arch::asm!("csrw 0x14d, {0}", in(reg) deadline, options(nomem, nostack)) };
+}

@@ -1,0 +1,54 @@
+//! Frame-pointer backtraces (the kernel is built with
+//! `-C force-frame-pointers=yes`).
+//!
+//! Each frame record sits just below the address in `s0`: the return
+//! address at `s0 - 8`, the caller's `s0` at `s0 - 16`. The walk stays
+//! within this hart's kernel and trap stacks.
+//!
+//! Addresses are printed as link-time addresses (runtime minus the KASLR
+//! slide), one per line as `backtrace: #N 0x…`, the format `cargo xtask`
+//! symbolises with the kernel ELF.
+
+use crate::percpu::PerCpu;
+
+/// Most frames printed.
+const MAX_FRAMES: usize = 48;
+
+fn on_a_stack(per_cpu: &PerCpu, address: usize) -> bool {
+    [per_cpu.stack, per_cpu.trap_stack].iter().any(|&(bottom, top)| address > bottom && address <= top)
+}
+
+/// Calls `visit` with each return address (runtime) from frame pointer `fp` up.
+pub fn walk(mut fp: usize, mut visit: impl FnMut(usize)) {
+    let per_cpu = crate::percpu::current();
+    for _ in 0..MAX_FRAMES {
+        if fp % 8 != 0 || !on_a_stack(per_cpu, fp) || !on_a_stack(per_cpu, fp - 16) {
+            break;
+        }
+        let record = core::ptr::with_exposed_provenance::<usize>(fp - 16);
+        // SAFETY: `fp - 16 .. fp` lies inside this hart's (mapped) kernel or
+        // trap stack, checked just above, and is 8-byte aligned.
+        let previous = unsafe { record.read() };
+        // SAFETY: as above, for the word at `fp - 8`.
+        let return_address = unsafe { record.add(1).read() };
+        if return_address == 0 {
+            break;
+        }
+        visit(return_address);
+        if previous <= fp {
+            break; // frames only go up the stack
+        }
+        fp = previous;
+    }
+}
+
+/// Prints the backtrace from the caller's frame, lock-free (panic path).
+#[inline(never)]
+pub fn print_current() {
+    let slide = crate::boot::kaslr_slide();
+    let mut index = 0;
+    walk(crate::arch::frame_pointer(), |address| {
+        crate::console::print_emergency(format_args!("backtrace: #{index} {:#018x}\n", address.wrapping_sub(slide)));
+        index += 1;
+    });
+}

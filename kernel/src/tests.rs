@@ -1,0 +1,6 @@
+//! In-kernel tests of the kernel core (traps, timers, IPIs, boot handoff).
+//! Compiled only with the `ktest` feature.
+
+mod boot;
+mod interrupts;
+mod traps;
