@@ -215,13 +215,13 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
     for segment in kernel.segments() {
         let mut flags = global;
         if segment.read {
-            flags = flags | PageFlags::READ;
+            flags |= PageFlags::READ;
         }
         if segment.write {
-            flags = flags | PageFlags::WRITE;
+            flags |= PageFlags::WRITE;
         }
         if segment.execute {
-            flags = flags | PageFlags::EXECUTE;
+            flags |= PageFlags::EXECUTE;
         }
         let physical = kernel_physical + (segment.vaddr - image_start);
         paging::map(&mut table, &mut frames, segment.vaddr.wrapping_add(slide), physical, segment.mem_len, flags)?;
@@ -264,8 +264,11 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
             boot_info: boot_info_virtual,
         };
         // SAFETY: `launches` is a fresh page of LOADER memory, and 16 launch
-        // blocks of 40 bytes fit in it (`hart_count` <= MAX_HARTS = 16).
-        unsafe { launches.add(index).write(launch) };
+        // blocks of 40 bytes fit in it (`hart_count` <= MAX_HARTS = 16), so
+        // `add(index)` stays inside it.
+        let slot = unsafe { launches.add(index) };
+        // SAFETY: as above; the page is ours, writable and suitably aligned.
+        unsafe { slot.write(launch) };
     }
     info.hart_count = u32::try_from(machine.hart_count).unwrap_or(0);
     info.root_page_table_physical = table.root().as_u64();
@@ -309,10 +312,12 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
             Err(error) => println!("hypha-boot: hart {} did not start: {error:?}", machine.harts[index]),
         }
     }
+    // SAFETY: launch block 0 (the boot hart's) was written above.
+    let boot_launch = unsafe { &*launches };
     // SAFETY: the table identity-maps the loader (the trampoline), maps the
     // relocated kernel, the boot hart's stack and per-CPU block, and all RAM
     // (where the BootInfo is) at the physical-memory offset.
-    unsafe { arch::enter_kernel(hart_id, &*launches) }
+    unsafe { arch::enter_kernel(hart_id, boot_launch) }
 }
 
 #[panic_handler]

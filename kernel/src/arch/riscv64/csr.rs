@@ -75,3 +75,27 @@ pub fn write_stimecmp(deadline: u64) {
     // the device tree); writing stimecmp schedules a timer interrupt.
     unsafe { core::arch::asm!("csrw 0x14d, {0}", in(reg) deadline, options(nomem, nostack)) };
 }
+
+/// Reads `satp`.
+#[inline]
+#[must_use]
+pub fn read_satp() -> u64 {
+    let satp: u64;
+    // SAFETY: reading satp has no side effects.
+    unsafe { core::arch::asm!("csrr {0}, satp", out(reg) satp, options(nomem, nostack)) };
+    satp
+}
+
+/// Flushes this hart's TLB for every address.
+#[inline]
+pub fn flush_tlb() {
+    // SAFETY: a TLB flush only makes later accesses re-walk the tables.
+    unsafe { core::arch::asm!("sfence.vma", options(nostack)) };
+}
+
+/// Flushes this hart's TLB entries for the page holding `address`.
+#[inline]
+pub fn flush_tlb_page(address: usize) {
+    // SAFETY: as `flush_tlb`, for one page.
+    unsafe { core::arch::asm!("sfence.vma {0}, zero", in(reg) address, options(nostack)) };
+}
