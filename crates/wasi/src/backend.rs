@@ -188,4 +188,9 @@ pub trait FileSystem: Send + Debug {
         atim: Option<u64>,
         mtim: Option<u64>,
     ) -> Result<(), Errno>;
+    /// Releases an open file (the fd was closed or replaced). Backends
+    /// that keep unlinked-but-open files alive drop them here.
+    fn close(&self, file: Self::File) {
+        drop(file);
+    }
 }

@@ -125,20 +125,26 @@ impl<F: FileSystem> WasiCtx<F> {
 
     /// Installs `stdin` as fd 0.
     pub fn set_stdin(&mut self, stdin: Box<dyn InputStream>) {
-        self.fds
-            .insert(0, stream_entry(Handle::Input(stdin), rights::INPUT_STREAM));
+        self.install(0, stream_entry(Handle::Input(stdin), rights::INPUT_STREAM));
     }
 
     /// Installs `stdout` as fd 1.
     pub fn set_stdout(&mut self, out: Box<dyn OutputStream>) {
-        self.fds
-            .insert(1, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+        self.install(1, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
     }
 
     /// Installs `stderr` as fd 2.
     pub fn set_stderr(&mut self, out: Box<dyn OutputStream>) {
-        self.fds
-            .insert(2, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+        self.install(2, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
+    }
+
+    /// Puts `entry` at `fd`, releasing what was there.
+    pub(crate) fn install(&mut self, fd: u32, entry: FdEntry<F>) {
+        if let Some(old) = self.fds.insert(fd, entry) {
+            // The old occupant is gone either way; a flush error of a
+            // replaced stream is not the new owner's error.
+            let _ = self.release(old);
+        }
     }
 
     /// Preopens directory `node` under the guest-visible `name` (e.g. `"/"`)
@@ -199,6 +205,30 @@ impl<F: FileSystem> WasiCtx<F> {
         }
         self.fds.insert(fd, entry);
         Ok(fd)
+    }
+}
+
+impl<F: FileSystem> WasiCtx<F> {
+    /// Releases what `entry` holds: flushes a stream, closes a file.
+    pub(crate) fn release(&mut self, entry: FdEntry<F>) -> Result<(), Errno> {
+        match entry.handle {
+            Handle::Output(mut s) => s.flush(),
+            Handle::File { file, .. } => {
+                self.fs.close(file);
+                Ok(())
+            }
+            Handle::Input(_) | Handle::Dir { .. } => Ok(()),
+        }
+    }
+}
+
+impl<F: FileSystem> Drop for WasiCtx<F> {
+    fn drop(&mut self) {
+        let fds = core::mem::take(&mut self.fds);
+        for (_, entry) in fds {
+            // Errors (a failed flush) have nowhere to go at teardown.
+            let _ = self.release(entry);
+        }
     }
 }
 

@@ -44,11 +44,8 @@ fn sync_flags(flags: u16) -> bool {
 impl<F: FileSystem> WasiCtx<F> {
     /// `fd_close`.
     pub fn fd_close(&mut self, fd: u32) -> Result<(), Errno> {
-        let mut entry = self.fds.remove(&fd).ok_or(Errno::Badf)?;
-        if let Handle::Output(s) = &mut entry.handle {
-            s.flush()?;
-        }
-        Ok(())
+        let entry = self.fds.remove(&fd).ok_or(Errno::Badf)?;
+        self.release(entry)
     }
 
     /// `fd_renumber`: moves `from` onto `to`, closing what `to` held.
@@ -60,7 +57,7 @@ impl<F: FileSystem> WasiCtx<F> {
             return Ok(());
         }
         let entry = self.fds.remove(&from).ok_or(Errno::Badf)?;
-        self.fds.insert(to, entry);
+        self.install(to, entry);
         Ok(())
     }
 

@@ -31,6 +31,7 @@ mod fd;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod mem;
+pub mod memfs;
 mod misc;
 mod path;
 mod path_ops;

@@ -350,15 +350,27 @@ fn poll_oneoff_step_waits_without_blocking() {
     let mut g = Guest::new("pollstep");
     let (subs, evs, n, t) = (g.alloc(48), g.alloc(32), g.alloc(4), g.alloc(8));
     clock_sub(&mut g, subs, 5, ClockId::Monotonic, 40_000_000, 0);
-    g.call("clock_time_get", &[ClockId::Monotonic.raw().into(), 0, t.into()]).unwrap();
+    g.call(
+        "clock_time_get",
+        &[ClockId::Monotonic.raw().into(), 0, t.into()],
+    )
+    .unwrap();
     let start = g.u64_at(t);
     g.mem[n as usize..n as usize + 4].copy_from_slice(&[0xEE; 4]);
-    let step = g.ctx.poll_oneoff_step(&mut GuestMem::new(&mut g.mem), subs, evs, 1, n, start).unwrap();
-    let PollStep::Wait(ns) = step else { panic!("fired early: {step:?}") };
+    let step = g
+        .ctx
+        .poll_oneoff_step(&mut GuestMem::new(&mut g.mem), subs, evs, 1, n, start)
+        .unwrap();
+    let PollStep::Wait(ns) = step else {
+        panic!("fired early: {step:?}")
+    };
     assert!(ns > 0 && ns <= 40_000_000, "{ns}");
     assert_eq!(g.u32_at(n), 0xEEEE_EEEE, "nothing written while waiting");
     std::thread::sleep(Duration::from_nanos(ns));
-    let step = g.ctx.poll_oneoff_step(&mut GuestMem::new(&mut g.mem), subs, evs, 1, n, start).unwrap();
+    let step = g
+        .ctx
+        .poll_oneoff_step(&mut GuestMem::new(&mut g.mem), subs, evs, 1, n, start)
+        .unwrap();
     assert_eq!(step, PollStep::Done);
     assert_eq!(g.u32_at(n), 1);
     assert_eq!(event(&g, evs, 0).0, 5);

@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hypha_wasi::host::HostFs;
-use hypha_wasi::host::{MemoryInput, MemoryOutput, host_ctx};
+use hypha_wasi::host::{HostClock, HostFs, HostRandom, MemoryInput, MemoryOutput, host_ctx};
+use hypha_wasi::memfs::MemFs;
 use hypha_wasi::types::{Errno, Fdstat, Filestat};
-use hypha_wasi::{CallError, WasiCtx, call};
+use hypha_wasi::{CallError, FileSystem, WasiCtx, call};
 
 /// One decoded dirent: (name, d_next, d_ino, d_type).
 pub type Entry = (String, u64, u64, u8);
@@ -21,8 +21,8 @@ pub const ROOT: u32 = 3;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-pub struct Guest {
-    pub ctx: WasiCtx<HostFs>,
+pub struct Guest<F: FileSystem = HostFs> {
+    pub ctx: WasiCtx<F>,
     pub mem: Vec<u8>,
     pub dir: PathBuf,
     pub stdout: MemoryOutput,
@@ -30,7 +30,41 @@ pub struct Guest {
     next: u32,
 }
 
-impl Guest {
+fn realtime_ns() -> u64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(d.as_nanos()).unwrap()
+}
+
+impl Guest<MemFs> {
+    /// A guest over an in-memory file system (root preopened as `/`).
+    pub fn memfs(capacity: u64) -> Guest<MemFs> {
+        let fs = MemFs::with_capacity(Box::new(realtime_ns), capacity);
+        let root = fs.root();
+        let mut ctx = WasiCtx::new(
+            fs,
+            Box::new(HostClock::new()),
+            Box::new(HostRandom::default()),
+        );
+        assert_eq!(ctx.preopen_dir(root, "/").unwrap(), ROOT);
+        let stdout = MemoryOutput::new();
+        let stderr = MemoryOutput::new();
+        ctx.set_stdin(Box::new(MemoryInput::new(Vec::new())));
+        ctx.set_stdout(Box::new(stdout.clone()));
+        ctx.set_stderr(Box::new(stderr.clone()));
+        Guest {
+            ctx,
+            mem: vec![0; MEM_SIZE],
+            dir: PathBuf::new(),
+            stdout,
+            stderr,
+            next: HEAP_START,
+        }
+    }
+}
+
+impl Guest<HostFs> {
     pub fn new(tag: &str) -> Guest {
         Self::with_stdin(tag, b"")
     }
@@ -55,7 +89,9 @@ impl Guest {
             next: HEAP_START,
         }
     }
+}
 
+impl<F: FileSystem> Guest<F> {
     /// Raw import call; errno as `Errno`.
     pub fn raw(&mut self, name: &str, args: &[u64]) -> Result<Errno, CallError> {
         let r = call(&mut self.ctx, &mut self.mem, name, args)?;
@@ -294,8 +330,10 @@ impl Guest {
     }
 }
 
-impl Drop for Guest {
+impl<F: FileSystem> Drop for Guest<F> {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
