@@ -1,0 +1,382 @@
+//! [`ModuleInfo`]: everything about a module except its function bodies,
+//! gathered while validating it with wasmparser.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use wasmparser::{
+    ElementItems, ElementKind, FuncToValidate, FunctionBody, KnownCustom, Name, Operator, Parser,
+    Payload, TypeRef, ValidPayload, Validator, ValidatorResources,
+};
+
+use crate::config::Features;
+use crate::error::{Error, Result};
+use crate::types::{ExternType, FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
+
+/// One instruction of a constant expression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ConstOp {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    V128(u128),
+    GlobalGet(u32),
+    RefNull,
+    RefFunc(u32),
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I64Add,
+    I64Sub,
+    I64Mul,
+}
+
+/// A constant expression, evaluated at instantiation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ConstExpr(pub Box<[ConstOp]>);
+
+impl ConstExpr {
+    fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<Self> {
+        let mut ops = Vec::new();
+        let mut reader = expr.get_operators_reader();
+        while !reader.eof() {
+            let offset = reader.original_position();
+            let op = match reader.read()? {
+                Operator::I32Const { value } => ConstOp::I32(value),
+                Operator::I64Const { value } => ConstOp::I64(value),
+                Operator::F32Const { value } => ConstOp::F32(value.bits()),
+                Operator::F64Const { value } => ConstOp::F64(value.bits()),
+                Operator::V128Const { value } => ConstOp::V128(value.i128().cast_unsigned()),
+                Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+                Operator::RefNull { .. } => ConstOp::RefNull,
+                Operator::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+                Operator::I32Add => ConstOp::I32Add,
+                Operator::I32Sub => ConstOp::I32Sub,
+                Operator::I32Mul => ConstOp::I32Mul,
+                Operator::I64Add => ConstOp::I64Add,
+                Operator::I64Sub => ConstOp::I64Sub,
+                Operator::I64Mul => ConstOp::I64Mul,
+                Operator::End => continue,
+                other => {
+                    return Err(Error::Invalid {
+                        offset,
+                        message: alloc::format!("unsupported constant instruction {other:?}"),
+                    });
+                }
+            };
+            ops.push(op);
+        }
+        Ok(ConstExpr(ops.into_boxed_slice()))
+    }
+}
+
+/// Where an export points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntityIndex {
+    Func(u32),
+    Table(u32),
+    Memory(u32),
+    Global(u32),
+}
+
+/// One import.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportInfo {
+    pub module: String,
+    pub name: String,
+    pub ty: ImportKind,
+}
+
+/// What an import expects.
+#[derive(Debug, Clone)]
+pub(crate) enum ImportKind {
+    Func(u32),
+    Table(TableType),
+    Memory(MemoryType),
+    Global(GlobalType),
+}
+
+/// How an element segment is used.
+#[derive(Debug, Clone)]
+pub(crate) enum SegmentMode {
+    Passive,
+    Active { index: u32, offset: ConstExpr },
+    Declared,
+}
+
+/// An element segment.
+#[derive(Debug, Clone)]
+pub(crate) struct ElementSegment {
+    pub mode: SegmentMode,
+    pub items: Vec<ConstExpr>,
+}
+
+/// A data segment.
+#[derive(Debug, Clone)]
+pub(crate) struct DataSegment {
+    pub mode: SegmentMode,
+    pub bytes: Box<[u8]>,
+}
+
+/// Everything about a module but its code.
+#[derive(Debug, Default)]
+pub(crate) struct ModuleInfo {
+    pub types: Vec<FuncType>,
+    /// Type index of each function, imports first.
+    pub funcs: Vec<u32>,
+    pub num_imported_funcs: u32,
+    pub num_imported_tables: u32,
+    pub num_imported_memories: u32,
+    pub num_imported_globals: u32,
+    pub imports: Vec<ImportInfo>,
+    pub tables: Vec<TableType>,
+    /// Init expressions of defined tables (`None`: null).
+    pub table_inits: Vec<Option<ConstExpr>>,
+    pub memories: Vec<MemoryType>,
+    pub globals: Vec<GlobalType>,
+    /// Init expressions of defined globals.
+    pub global_inits: Vec<ConstExpr>,
+    pub exports: Vec<(String, EntityIndex)>,
+    pub start: Option<u32>,
+    pub elements: Vec<ElementSegment>,
+    pub data: Vec<DataSegment>,
+    pub func_names: BTreeMap<u32, String>,
+    pub custom_sections: Vec<(String, Box<[u8]>)>,
+}
+
+/// A function body waiting to be validated and translated.
+pub(crate) struct PendingFunc<'a> {
+    pub index: u32,
+    pub validator: FuncToValidate<ValidatorResources>,
+    pub body: FunctionBody<'a>,
+}
+
+impl ModuleInfo {
+    /// Number of functions defined (not imported).
+    pub fn num_defined_funcs(&self) -> usize {
+        self.funcs.len() - self.num_imported_funcs as usize
+    }
+
+    /// Signature of function `index`.
+    pub fn func_type(&self, index: u32) -> &FuncType {
+        &self.types[self.funcs[index as usize] as usize]
+    }
+
+    /// Import type, for linking.
+    pub fn import_type(&self, kind: &ImportKind) -> ExternType {
+        match kind {
+            ImportKind::Func(t) => ExternType::Func(self.types[*t as usize].clone()),
+            ImportKind::Table(t) => ExternType::Table(*t),
+            ImportKind::Memory(m) => ExternType::Memory(*m),
+            ImportKind::Global(g) => ExternType::Global(*g),
+        }
+    }
+
+    /// Export type.
+    pub fn entity_type(&self, e: EntityIndex) -> ExternType {
+        match e {
+            EntityIndex::Func(f) => ExternType::Func(self.func_type(f).clone()),
+            EntityIndex::Table(t) => ExternType::Table(self.tables[t as usize]),
+            EntityIndex::Memory(m) => ExternType::Memory(self.memories[m as usize]),
+            EntityIndex::Global(g) => ExternType::Global(self.globals[g as usize]),
+        }
+    }
+}
+
+fn table_type(t: &wasmparser::TableType) -> Result<TableType> {
+    if t.table64 || t.shared {
+        return Err(Error::Unsupported("64-bit or shared tables".into()));
+    }
+    Ok(TableType { element: RefType::from_wasmparser(t.element_type)?, minimum: t.initial, maximum: t.maximum })
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType> {
+    if m.memory64 || m.shared || m.page_size_log2.is_some() {
+        return Err(Error::Unsupported("64-bit, shared or custom-page-size memories".into()));
+    }
+    Ok(MemoryType { minimum: m.initial, maximum: m.maximum })
+}
+
+fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType> {
+    if g.shared {
+        return Err(Error::Unsupported("shared globals".into()));
+    }
+    Ok(GlobalType { content: ValType::from_wasmparser(g.content_type)?, mutable: g.mutable })
+}
+
+/// Validate `bytes` and collect module info plus the function bodies.
+pub(crate) fn parse(bytes: &[u8], features: Features) -> Result<(ModuleInfo, Vec<PendingFunc<'_>>)> {
+    let mut validator = Validator::new_with_features(features.to_wasmparser());
+    let mut info = ModuleInfo::default();
+    let mut pending = Vec::new();
+    let mut next_func = 0u32;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload?;
+        match validator.payload(&payload)? {
+            ValidPayload::Func(validator, body) => {
+                let index = info.num_imported_funcs + next_func;
+                next_func += 1;
+                pending.push(PendingFunc { index, validator, body });
+                continue;
+            }
+            ValidPayload::Parser(_) => {
+                return Err(Error::Unsupported("components and nested modules".into()));
+            }
+            ValidPayload::Ok | ValidPayload::End(_) => {}
+        }
+        collect(&mut info, payload)?;
+    }
+    Ok((info, pending))
+}
+
+fn collect(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<()> {
+    match payload {
+        Payload::TypeSection(reader) => {
+            for group in reader {
+                for sub in group?.into_types() {
+                    match &sub.composite_type.inner {
+                        wasmparser::CompositeInnerType::Func(f) => {
+                            let params = f.params().iter().map(|t| ValType::from_wasmparser(*t)).collect::<Result<Vec<_>>>()?;
+                            let results = f.results().iter().map(|t| ValType::from_wasmparser(*t)).collect::<Result<Vec<_>>>()?;
+                            info.types.push(FuncType::new(params, results));
+                        }
+                        _ => return Err(Error::Unsupported("GC composite types".into())),
+                    }
+                }
+            }
+        }
+        Payload::ImportSection(reader) => {
+            for import in reader.into_imports() {
+                let import = import?;
+                let ty = match import.ty {
+                    TypeRef::Func(t) => {
+                        info.funcs.push(t);
+                        info.num_imported_funcs += 1;
+                        ImportKind::Func(t)
+                    }
+                    TypeRef::Table(t) => {
+                        let t = table_type(&t)?;
+                        info.tables.push(t);
+                        info.num_imported_tables += 1;
+                        ImportKind::Table(t)
+                    }
+                    TypeRef::Memory(m) => {
+                        let m = memory_type(&m)?;
+                        info.memories.push(m);
+                        info.num_imported_memories += 1;
+                        ImportKind::Memory(m)
+                    }
+                    TypeRef::Global(g) => {
+                        let g = global_type(&g)?;
+                        info.globals.push(g);
+                        info.num_imported_globals += 1;
+                        ImportKind::Global(g)
+                    }
+                    TypeRef::Tag(_) | TypeRef::FuncExact(_) => {
+                        return Err(Error::Unsupported("exception tags / exact function imports".into()));
+                    }
+                };
+                info.imports.push(ImportInfo { module: import.module.to_string(), name: import.name.to_string(), ty });
+            }
+        }
+        Payload::FunctionSection(reader) => {
+            for t in reader {
+                info.funcs.push(t?);
+            }
+        }
+        Payload::TableSection(reader) => {
+            for table in reader {
+                let table = table?;
+                info.tables.push(table_type(&table.ty)?);
+                info.table_inits.push(match table.init {
+                    wasmparser::TableInit::RefNull => None,
+                    wasmparser::TableInit::Expr(e) => Some(ConstExpr::parse(&e)?),
+                });
+            }
+        }
+        Payload::MemorySection(reader) => {
+            for m in reader {
+                info.memories.push(memory_type(&m?)?);
+            }
+        }
+        Payload::GlobalSection(reader) => {
+            for g in reader {
+                let g = g?;
+                info.globals.push(global_type(&g.ty)?);
+                info.global_inits.push(ConstExpr::parse(&g.init_expr)?);
+            }
+        }
+        Payload::ExportSection(reader) => {
+            for e in reader {
+                let e = e?;
+                let index = match e.kind {
+                    wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => EntityIndex::Func(e.index),
+                    wasmparser::ExternalKind::Table => EntityIndex::Table(e.index),
+                    wasmparser::ExternalKind::Memory => EntityIndex::Memory(e.index),
+                    wasmparser::ExternalKind::Global => EntityIndex::Global(e.index),
+                    wasmparser::ExternalKind::Tag => return Err(Error::Unsupported("exception tags".into())),
+                };
+                info.exports.push((e.name.to_string(), index));
+            }
+        }
+        Payload::StartSection { func, .. } => info.start = Some(func),
+        Payload::ElementSection(reader) => {
+            for e in reader {
+                let e = e?;
+                let mode = match e.kind {
+                    ElementKind::Passive => SegmentMode::Passive,
+                    ElementKind::Declared => SegmentMode::Declared,
+                    ElementKind::Active { table_index, offset_expr } => {
+                        SegmentMode::Active { index: table_index.unwrap_or(0), offset: ConstExpr::parse(&offset_expr)? }
+                    }
+                };
+                let mut items = Vec::new();
+                match e.items {
+                    ElementItems::Functions(r) => {
+                        for f in r {
+                            items.push(ConstExpr(Box::new([ConstOp::RefFunc(f?)])));
+                        }
+                    }
+                    ElementItems::Expressions(_, r) => {
+                        for expr in r {
+                            items.push(ConstExpr::parse(&expr?)?);
+                        }
+                    }
+                }
+                info.elements.push(ElementSegment { mode, items });
+            }
+        }
+        Payload::DataSection(reader) => {
+            for d in reader {
+                let d = d?;
+                let mode = match d.kind {
+                    wasmparser::DataKind::Passive => SegmentMode::Passive,
+                    wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                        SegmentMode::Active { index: memory_index, offset: ConstExpr::parse(&offset_expr)? }
+                    }
+                };
+                info.data.push(DataSegment { mode, bytes: d.data.into() });
+            }
+        }
+        Payload::CustomSection(reader) => {
+            if let KnownCustom::Name(names) = reader.as_known() {
+                // A malformed name section is not an invalid module: keep
+                // whatever parsed.
+                for name in names.into_iter().flatten() {
+                    if let Name::Function(map) = name {
+                        for naming in map.into_iter().flatten() {
+                            info.func_names.insert(naming.index, naming.name.to_string());
+                        }
+                    }
+                }
+            }
+            info.custom_sections.push((reader.name().to_string(), reader.data().into()));
+        }
+        Payload::TagSection(_) => return Err(Error::Unsupported("exception handling".into())),
+        _ => {}
+    }
+    Ok(())
+}

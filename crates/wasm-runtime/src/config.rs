@@ -1,0 +1,123 @@
+//! [`Config`]: what an [`Engine`](crate::Engine) compiles for and accepts.
+
+use target_lexicon::Triple;
+
+/// WebAssembly proposals the engine accepts. A module using a disabled
+/// feature fails validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[expect(clippy::struct_excessive_bools, reason = "one switch per proposal, like the spec")]
+pub struct Features {
+    /// Import/export of mutable globals (2.0).
+    pub mutable_global: bool,
+    /// `i32.extend8_s` and friends (2.0).
+    pub sign_extension: bool,
+    /// `*.trunc_sat_*` (2.0).
+    pub saturating_float_to_int: bool,
+    /// Multiple results and block parameters (2.0).
+    pub multi_value: bool,
+    /// `memory.copy`/`fill`/`init`, passive segments (2.0).
+    pub bulk_memory: bool,
+    /// funcref/externref values, multiple tables, table ops (2.0).
+    pub reference_types: bool,
+    /// Fixed-width 128-bit SIMD (2.0).
+    pub simd: bool,
+    /// `return_call`, `return_call_indirect` (3.0).
+    pub tail_call: bool,
+    /// Arithmetic in constant expressions (3.0).
+    pub extended_const: bool,
+    /// Several memories per module (3.0).
+    pub multi_memory: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            mutable_global: true,
+            sign_extension: true,
+            saturating_float_to_int: true,
+            multi_value: true,
+            bulk_memory: true,
+            reference_types: true,
+            simd: true,
+            tail_call: true,
+            extended_const: true,
+            multi_memory: true,
+        }
+    }
+}
+
+impl Features {
+    pub(crate) fn to_wasmparser(self) -> wasmparser::WasmFeatures {
+        use wasmparser::WasmFeatures as W;
+        let mut f = W::FLOATS | W::GC_TYPES;
+        let pairs = [
+            (self.mutable_global, W::MUTABLE_GLOBAL),
+            (self.sign_extension, W::SIGN_EXTENSION),
+            (self.saturating_float_to_int, W::SATURATING_FLOAT_TO_INT),
+            (self.multi_value, W::MULTI_VALUE),
+            (self.bulk_memory, W::BULK_MEMORY),
+            (self.reference_types, W::REFERENCE_TYPES),
+            (self.simd, W::SIMD),
+            (self.tail_call, W::TAIL_CALL),
+            (self.extended_const, W::EXTENDED_CONST),
+            (self.multi_memory, W::MULTI_MEMORY),
+        ];
+        for (on, flag) in pairs {
+            if on {
+                f |= flag;
+            }
+        }
+        f
+    }
+}
+
+/// How linear memory accesses are kept in bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryStrategy {
+    /// Reserve 8 GiB of address space per 32-bit memory (4 GiB of index
+    /// space plus a 4 GiB guard covering any static offset) and commit pages
+    /// on grow. Compiled code does no bounds checks; an out-of-bounds access
+    /// faults and becomes a trap.
+    #[default]
+    GuardPages,
+    /// Compiled code compares every access against the current length.
+    /// Reserves only the memory's maximum size.
+    BoundsChecks,
+}
+
+/// Engine configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Accepted proposals.
+    pub features: Features,
+    /// Linear memory strategy.
+    pub memory_strategy: MemoryStrategy,
+    /// Bytes of native stack wasm code may use below the point where the
+    /// host first called into it.
+    pub max_wasm_stack: usize,
+    /// Target to compile for; `None` means the host.
+    pub target: Option<Triple>,
+    /// Let Cranelift optimise (`speed`); otherwise `none`.
+    pub optimize: bool,
+    /// Compile functions on several threads (std only).
+    pub parallel_compilation: bool,
+    /// Reserved: epoch-based interruption (not implemented yet; must stay false).
+    pub epoch_interruption: bool,
+    /// Reserved: fuel metering (not implemented yet; must stay false).
+    pub consume_fuel: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            features: Features::default(),
+            memory_strategy: MemoryStrategy::default(),
+            max_wasm_stack: 1 << 20,
+            target: None,
+            optimize: true,
+            parallel_compilation: true,
+            epoch_interruption: false,
+            consume_fuel: false,
+        }
+    }
+}

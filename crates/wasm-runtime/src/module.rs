@@ -1,0 +1,123 @@
+//! [`Module`]: a validated, compiled module, shareable between stores.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::compile::info::{ModuleInfo, parse};
+use crate::compile::compile_module;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::types::ExternType;
+use crate::vm::code::CodeObject;
+use crate::vm::layout::VmOffsets;
+
+/// A compiled module. Cheap to clone.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    engine: Engine,
+    info: ModuleInfo,
+    offsets: VmOffsets,
+    code: Arc<CodeObject>,
+    func_offsets: Vec<u32>,
+    array_trampolines: Vec<u32>,
+}
+
+impl core::fmt::Debug for Module {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Module").field("funcs", &self.inner.info.funcs.len()).finish_non_exhaustive()
+    }
+}
+
+impl Module {
+    /// Validate and compile a binary module.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] (with byte offset) for malformed or invalid
+    /// modules, [`crate::Error::Unsupported`] for proposals not implemented.
+    pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
+        let (info, pending) = parse(bytes, engine.config().features)?;
+        let image = compile_module(&*engine.compiler().isa, engine.config(), &info, pending)?;
+        let func_offsets = image.funcs.iter().map(|(s, _)| *s).collect();
+        let code = Arc::new(CodeObject::publish(
+            engine.platform().clone(),
+            &image.bytes,
+            image.traps,
+            image.funcs,
+            info.num_imported_funcs,
+            info.func_names.clone(),
+        )?);
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                offsets: VmOffsets::new(&info),
+                info,
+                code,
+                func_offsets,
+                array_trampolines: image.array_trampolines,
+            }),
+        })
+    }
+
+    /// Validate without compiling.
+    ///
+    /// # Errors
+    /// As [`Module::new`].
+    pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<()> {
+        let (_, pending) = parse(bytes, engine.config().features)?;
+        for f in pending {
+            let mut v = f.validator.into_validator(wasmparser::FuncValidatorAllocations::default());
+            v.validate(&f.body)?;
+        }
+        Ok(())
+    }
+
+    /// The engine this module was compiled by.
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Imports in order: (module, name, type).
+    pub fn imports(&self) -> impl Iterator<Item = (&str, &str, ExternType)> + '_ {
+        let info = &self.inner.info;
+        info.imports.iter().map(|i| (i.module.as_str(), i.name.as_str(), info.import_type(&i.ty)))
+    }
+
+    /// Exports in order: (name, type).
+    pub fn exports(&self) -> impl Iterator<Item = (&str, ExternType)> + '_ {
+        let info = &self.inner.info;
+        info.exports.iter().map(|(n, e)| (n.as_str(), info.entity_type(*e)))
+    }
+
+    /// Contents of every custom section called `name`.
+    pub fn custom_sections<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.inner.info.custom_sections.iter().filter(move |(n, _)| n == name).map(|(_, d)| &**d)
+    }
+
+    /// Name of function `index` from the name section.
+    #[must_use]
+    pub fn func_name(&self, index: u32) -> Option<&str> {
+        self.inner.info.func_names.get(&index).map(String::as_str)
+    }
+
+    pub(crate) fn info(&self) -> &ModuleInfo {
+        &self.inner.info
+    }
+    pub(crate) fn offsets(&self) -> VmOffsets {
+        self.inner.offsets
+    }
+    pub(crate) fn code(&self) -> &Arc<CodeObject> {
+        &self.inner.code
+    }
+    pub(crate) fn func_offset(&self, defined_index: usize) -> u32 {
+        self.inner.func_offsets[defined_index]
+    }
+    pub(crate) fn array_trampoline(&self, type_index: u32) -> u32 {
+        self.inner.array_trampolines[type_index as usize]
+    }
+}

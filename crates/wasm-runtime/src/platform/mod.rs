@@ -1,0 +1,152 @@
+//! [`Platform`]: the few services the runtime needs from its host.
+//!
+//! The host implementation ([`HostPlatform`], `std` feature, Unix) uses
+//! mmap/mprotect/sigaction; the kernel implements the same trait over its
+//! address-space regions and trap vector.
+
+#[cfg(all(feature = "std", unix))]
+mod host;
+
+#[cfg(all(feature = "std", unix))]
+pub use host::HostPlatform;
+
+use core::fmt;
+use core::ptr::NonNull;
+
+/// Access rights for a range of pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// No access: reserved address space, guard pages.
+    None,
+    /// Data: linear memory, code being written.
+    ReadWrite,
+    /// Published code. Never combined with write.
+    ReadExecute,
+}
+
+/// A platform operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// Out of address space or memory.
+    OutOfMemory,
+    /// The platform refused the operation (bad range, rights...).
+    Refused,
+    /// The platform cannot do this at all.
+    Unsupported,
+}
+
+impl fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PlatformError::OutOfMemory => "out of memory or address space",
+            PlatformError::Refused => "operation refused by the platform",
+            PlatformError::Unsupported => "not supported by this platform",
+        })
+    }
+}
+
+/// What a platform fault handler learned from the faulting context.
+#[derive(Debug, Clone, Copy)]
+pub struct Fault {
+    /// Program counter of the faulting instruction.
+    pub pc: usize,
+    /// Frame pointer register at the fault.
+    pub fp: usize,
+    /// The thread's current activation (from [`Platform::current_activation`]).
+    pub activation: *mut u8,
+}
+
+/// What the platform fault handler must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Not a wasm fault: handle it as the platform would without the runtime.
+    NotWasm,
+    /// Resume at `pc` with the first argument register set to `arg0`.
+    /// The target restores the registers and stack saved at the entry to
+    /// wasm and never returns to the faulting code.
+    Resume {
+        /// Where to continue.
+        pc: usize,
+        /// Value for the first integer argument register.
+        arg0: usize,
+    },
+}
+
+/// Host services for the runtime. All sizes are in bytes and multiples of
+/// [`Platform::page_size`] unless stated.
+///
+/// # Safety
+///
+/// Implementors promise:
+/// 1. `reserve` returns a range nobody else uses until `release`, initially
+///    inaccessible, whose committed pages read as zero the first time.
+/// 2. `publish_code` makes the range executable and not writable, and makes
+///    the new instructions visible to instruction fetch on every CPU.
+/// 3. After `init_traps`, a synchronous fault (bad access, illegal
+///    instruction, arithmetic fault) on a thread whose current activation is
+///    non-null calls [`handle_fault`] and honours its [`FaultAction`].
+/// 4. `current_activation` returns what `set_current_activation` last stored
+///    on the same thread (or fiber).
+pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
+    /// Smallest unit of protection.
+    fn page_size(&self) -> usize;
+
+    /// Reserve `len` bytes of inaccessible address space.
+    ///
+    /// # Errors
+    /// [`PlatformError::OutOfMemory`] when no range is available.
+    fn reserve(&self, len: usize) -> Result<NonNull<u8>, PlatformError>;
+
+    /// Change the rights of `[ptr, ptr + len)`; committing memory is
+    /// `protect(.., ReadWrite)`.
+    ///
+    /// # Safety
+    /// The range lies inside one live reservation and no Rust reference
+    /// into it is invalidated by the change.
+    ///
+    /// # Errors
+    /// [`PlatformError::OutOfMemory`] when backing memory is exhausted.
+    unsafe fn protect(&self, ptr: NonNull<u8>, len: usize, prot: Protection) -> Result<(), PlatformError>;
+
+    /// Give back a whole reservation.
+    ///
+    /// # Safety
+    /// `ptr`/`len` are exactly what `reserve` returned, and nothing uses
+    /// the range any more.
+    unsafe fn release(&self, ptr: NonNull<u8>, len: usize);
+
+    /// Make freshly written code executable (read+execute, icache synced).
+    ///
+    /// # Safety
+    /// The range lies inside one live reservation and holds complete code.
+    ///
+    /// # Errors
+    /// When the platform refuses the protection change.
+    unsafe fn publish_code(&self, ptr: NonNull<u8>, len: usize) -> Result<(), PlatformError>;
+
+    /// Install the fault handler (idempotent) and prepare the calling
+    /// thread to run wasm (e.g. an alternate signal stack).
+    ///
+    /// # Errors
+    /// When the handler cannot be installed.
+    fn init_traps(&self) -> Result<(), PlatformError>;
+
+    /// The calling thread's innermost wasm activation (null if none).
+    fn current_activation(&self) -> *mut u8;
+
+    /// Set the calling thread's innermost wasm activation.
+    fn set_current_activation(&self, activation: *mut u8);
+}
+
+/// Called by a platform fault handler: decides whether the fault is a wasm
+/// trap and, if so, records it and says where to resume.
+///
+/// # Safety
+/// `fault.activation` is null or the live activation of the faulting
+/// thread, and `fault.pc`/`fault.fp` come from the faulting context.
+#[must_use]
+pub unsafe fn handle_fault(fault: &Fault) -> FaultAction {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { crate::vm::traps::handle_fault(fault) }
+}

@@ -1,0 +1,307 @@
+//! Instantiation: allocate an instance's objects, fill its vmctx, run its
+//! segment initialisers.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::compile::info::{ConstExpr, ConstOp, ImportKind, SegmentMode};
+use crate::error::{Error, Result};
+use crate::module::Module;
+use crate::trap::{Trap, TrapCode};
+use crate::types::{RefType, ValType};
+use crate::vm::layout::{self, VMFuncRef, VMGlobal};
+use crate::vm::memory::LinearMemory;
+use crate::vm::store::{GlobalObj, StoreCore};
+use crate::vm::table::TableObj;
+
+/// An import resolved to a store object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ResolvedImport {
+    Func(*const VMFuncRef),
+    Memory(usize),
+    Table(usize),
+    Global(usize),
+}
+
+/// One instance's runtime state, owned by the store.
+#[derive(Debug)]
+pub(crate) struct InstanceData {
+    pub module: Module,
+    /// The vmctx slots (see `layout`).
+    pub vmctx: Box<[usize]>,
+    /// Defined functions.
+    pub func_refs: Box<[VMFuncRef]>,
+    /// Every function of the index space.
+    pub funcs: Vec<*const VMFuncRef>,
+    /// Store indices of memories, tables and globals.
+    pub memories: Vec<usize>,
+    pub tables: Vec<usize>,
+    pub globals: Vec<usize>,
+    /// Element segments, evaluated; `None` once dropped.
+    pub elems: Vec<Option<Box<[usize]>>>,
+    pub data_dropped: Vec<bool>,
+}
+
+fn limits_match(actual_min: u64, actual_max: Option<u64>, min: u64, max: Option<u64>) -> bool {
+    actual_min >= min
+        && match max {
+            None => true,
+            Some(m) => actual_max.is_some_and(|am| am <= m),
+        }
+}
+
+fn incompatible(module: &str, name: &str) -> Error {
+    Error::Link(alloc::format!("incompatible import type for `{module}::{name}`"))
+}
+
+/// Evaluate a constant expression to a raw 16-byte value.
+fn eval(core: &StoreCore, globals: &[usize], funcs: &[*const VMFuncRef], expr: &ConstExpr) -> Result<u128> {
+    let mut stack: Vec<u128> = Vec::with_capacity(2);
+    let bad = || Error::Compile("malformed constant expression".into());
+    for op in expr.0.iter() {
+        let v = match *op {
+            ConstOp::I32(v) => u128::from(v.cast_unsigned()),
+            ConstOp::I64(v) => u128::from(v.cast_unsigned()),
+            ConstOp::F32(b) => u128::from(b),
+            ConstOp::F64(b) => u128::from(b),
+            ConstOp::V128(b) => b,
+            ConstOp::RefNull => 0,
+            ConstOp::RefFunc(f) => *funcs.get(f as usize).ok_or_else(bad)? as usize as u128,
+            ConstOp::GlobalGet(g) => {
+                let index = *globals.get(g as usize).ok_or_else(bad)?;
+                u128::from_le_bytes(core.globals[index].cell.bytes)
+            }
+            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                let b = stack.pop().ok_or_else(bad)? as u32;
+                let a = stack.pop().ok_or_else(bad)? as u32;
+                u128::from(match *op {
+                    ConstOp::I32Add => a.wrapping_add(b),
+                    ConstOp::I32Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                })
+            }
+            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                let b = stack.pop().ok_or_else(bad)? as u64;
+                let a = stack.pop().ok_or_else(bad)? as u64;
+                u128::from(match *op {
+                    ConstOp::I64Add => a.wrapping_add(b),
+                    ConstOp::I64Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                })
+            }
+        };
+        stack.push(v);
+    }
+    stack.pop().ok_or_else(bad)
+}
+
+/// Truncate a raw value to what a global of type `ty` stores.
+fn normalise(ty: ValType, raw: u128) -> u128 {
+    match ty {
+        ValType::I32 | ValType::F32 => raw & 0xffff_ffff,
+        ValType::I64 | ValType::F64 | ValType::FuncRef | ValType::ExternRef => raw & u128::from(u64::MAX),
+        ValType::V128 => raw,
+    }
+}
+
+/// Check imports, allocate everything, run element and data segments.
+/// Returns the new instance's index in the store. The instance stays in
+/// the store even when a segment traps (its functions may already be in
+/// imported tables).
+pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[ResolvedImport]) -> Result<usize> {
+    let info = module.info();
+    if imports.len() != info.imports.len() {
+        return Err(Error::Link(alloc::format!("expected {} imports, got {}", info.imports.len(), imports.len())));
+    }
+    let mut funcs: Vec<*const VMFuncRef> = Vec::with_capacity(info.funcs.len());
+    let mut memories = Vec::with_capacity(info.memories.len());
+    let mut tables = Vec::with_capacity(info.tables.len());
+    let mut globals = Vec::with_capacity(info.globals.len());
+    for (import, resolved) in info.imports.iter().zip(imports) {
+        let (m, n) = (import.module.as_str(), import.name.as_str());
+        match (&import.ty, *resolved) {
+            (ImportKind::Func(t), ResolvedImport::Func(f)) => {
+                // SAFETY: `f` is a funcref of this store, alive as long as it.
+                let id = unsafe { (*f).type_id };
+                if core.type_of_id(id) != Some(&info.types[*t as usize]) {
+                    return Err(incompatible(m, n));
+                }
+                funcs.push(f);
+            }
+            (ImportKind::Memory(ty), ResolvedImport::Memory(i)) => {
+                let mem = &core.memories[i];
+                if !limits_match(mem.pages(), mem.ty.maximum, ty.minimum, ty.maximum) {
+                    return Err(incompatible(m, n));
+                }
+                memories.push(i);
+            }
+            (ImportKind::Table(ty), ResolvedImport::Table(i)) => {
+                let t = &core.tables[i];
+                if t.ty.element != ty.element || !limits_match(t.len(), t.ty.maximum, ty.minimum, ty.maximum) {
+                    return Err(incompatible(m, n));
+                }
+                tables.push(i);
+            }
+            (ImportKind::Global(ty), ResolvedImport::Global(i)) => {
+                if core.globals[i].ty != *ty {
+                    return Err(incompatible(m, n));
+                }
+                globals.push(i);
+            }
+            _ => return Err(incompatible(m, n)),
+        }
+    }
+
+    let offsets = module.offsets();
+    let n_defined = info.num_defined_funcs();
+    let mut inst = Box::new(InstanceData {
+        module: module.clone(),
+        vmctx: alloc::vec![0usize; offsets.slots()].into_boxed_slice(),
+        func_refs: Box::new([]),
+        funcs: Vec::new(),
+        memories: Vec::new(),
+        tables: Vec::new(),
+        globals: Vec::new(),
+        elems: Vec::new(),
+        data_dropped: alloc::vec![false; info.data.len()],
+    });
+    let vmctx_ptr = inst.vmctx.as_mut_ptr().cast::<u8>();
+    let code = module.code();
+    core.register_code(code);
+    let mut refs = Vec::with_capacity(n_defined);
+    for i in 0..n_defined {
+        let index = info.num_imported_funcs as usize + i;
+        let type_index = info.funcs[index];
+        let ty = &info.types[type_index as usize];
+        refs.push(VMFuncRef {
+            code: code.addr(module.func_offset(i)),
+            vmctx: vmctx_ptr,
+            type_id: core.type_id(ty),
+            array_call: code.addr(module.array_trampoline(type_index)),
+        });
+    }
+    inst.func_refs = refs.into_boxed_slice();
+    for r in inst.func_refs.iter() {
+        funcs.push(core::ptr::from_ref(r));
+    }
+
+    // Memories.
+    let strategy = core.engine.config().memory_strategy;
+    for ty in &info.memories[info.num_imported_memories as usize..] {
+        let mem = LinearMemory::new(core.engine.platform().clone(), *ty, strategy, core.memory_limit_pages)?;
+        memories.push(core.memories.len());
+        core.memories.push(Box::new(mem));
+    }
+    // Globals.
+    for (ty, init) in info.globals[info.num_imported_globals as usize..].iter().zip(&info.global_inits) {
+        let raw = normalise(ty.content, eval(core, &globals, &funcs, init)?);
+        let obj = GlobalObj { cell: VMGlobal { bytes: raw.to_le_bytes() }, ty: *ty };
+        globals.push(core.globals.len());
+        core.globals.push(Box::new(obj));
+    }
+    // Tables.
+    for (ty, init) in info.tables[info.num_imported_tables as usize..].iter().zip(&info.table_inits) {
+        let init = match init {
+            Some(e) => usize::try_from(eval(core, &globals, &funcs, e)?).unwrap_or(0),
+            None => 0,
+        };
+        let table = TableObj::new(*ty, init).ok_or_else(|| Error::Resource("table too large".into()))?;
+        tables.push(core.tables.len());
+        core.tables.push(Box::new(table));
+    }
+    // Element segments, evaluated once.
+    let mut elems = Vec::with_capacity(info.elements.len());
+    for seg in &info.elements {
+        let mut items = Vec::with_capacity(seg.items.len());
+        for e in &seg.items {
+            items.push(usize::try_from(eval(core, &globals, &funcs, e)?).unwrap_or(0));
+        }
+        elems.push(Some(items.into_boxed_slice()));
+    }
+
+    // Fill the vmctx.
+    let core_ptr: *mut StoreCore = core;
+    let v = &mut inst.vmctx;
+    v[0] = layout::VMCTX_MAGIC as usize;
+    v[1] = core_ptr as usize;
+    v[2] = (&raw const *core.limits) as usize;
+    v[3] = core.libcalls.as_ptr() as usize;
+    for (i, m) in memories.iter().enumerate() {
+        v[offsets.memory_slot(i as u32)] = (&raw mut core.memories[*m].def) as usize;
+    }
+    for (i, t) in tables.iter().enumerate() {
+        v[offsets.table_slot(i as u32)] = (&raw mut core.tables[*t].def) as usize;
+    }
+    for (i, g) in globals.iter().enumerate() {
+        v[offsets.global_slot(i as u32)] = (&raw mut core.globals[*g].cell) as usize;
+    }
+    for (i, f) in funcs.iter().enumerate() {
+        v[offsets.func_slot(i as u32)] = *f as usize;
+    }
+    for (i, ty) in info.types.iter().enumerate() {
+        let id = core.type_id(ty);
+        inst.vmctx[offsets.type_id_slot(i as u32)] = usize::try_from(id).unwrap_or(usize::MAX);
+    }
+    inst.funcs = funcs;
+    inst.memories = memories;
+    inst.tables = tables;
+    inst.globals = globals;
+    inst.elems = elems;
+    let inst_ptr: *mut InstanceData = &raw mut *inst;
+    inst.vmctx[4] = inst_ptr as usize;
+    let index = core.instances.len();
+    core.instances.push(inst);
+
+    initialise_segments(core, index)?;
+    Ok(index)
+}
+
+fn initialise_segments(core: &mut StoreCore, index: usize) -> Result<()> {
+    let module = core.instances[index].module.clone();
+    let info = module.info();
+    for (i, seg) in info.elements.iter().enumerate() {
+        match &seg.mode {
+            SegmentMode::Active { index: table, offset } => {
+                let inst = &core.instances[index];
+                let start = eval(core, &inst.globals, &inst.funcs, offset)? as u32;
+                let table_index = inst.tables[*table as usize];
+                let items = inst.elems[i].clone().unwrap_or_default();
+                let t = &mut core.tables[table_index];
+                let start = start as usize;
+                let end = start.checked_add(items.len());
+                match end {
+                    Some(end) if end as u64 <= t.len() => t.elements_mut()[start..end].copy_from_slice(&items),
+                    _ => return Err(Trap::new(TrapCode::TableOutOfBounds).into()),
+                }
+                core.instances[index].elems[i] = None;
+            }
+            SegmentMode::Declared => core.instances[index].elems[i] = None,
+            SegmentMode::Passive => {}
+        }
+    }
+    for (i, seg) in info.data.iter().enumerate() {
+        if let SegmentMode::Active { index: memory, offset } = &seg.mode {
+            let inst = &core.instances[index];
+            let start = eval(core, &inst.globals, &inst.funcs, offset)? as u32 as usize;
+            let mem_index = inst.memories[*memory as usize];
+            let mem = &mut core.memories[mem_index];
+            let end = start.checked_add(seg.bytes.len());
+            match end {
+                Some(end) if end <= mem.len_bytes() => mem.data_mut()[start..end].copy_from_slice(&seg.bytes),
+                _ => return Err(Trap::new(TrapCode::MemoryOutOfBounds).into()),
+            }
+            core.instances[index].data_dropped[i] = true;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a raw reference is valid for a table of element type `ty`
+/// (used by the API when writing to tables).
+pub(crate) fn ref_type_of(ty: ValType) -> Option<RefType> {
+    match ty {
+        ValType::FuncRef => Some(RefType::FuncRef),
+        ValType::ExternRef => Some(RefType::ExternRef),
+        _ => None,
+    }
+}

@@ -1,0 +1,189 @@
+//! Libcalls: runtime functions compiled code calls through the vmctx
+//! libcall table (see `layout::Libcall` for the calling convention).
+
+use crate::trap::{Trap, TrapCode};
+use crate::vm::instance::InstanceData;
+use crate::vm::layout::{LIBCALL_COUNT, Libcall};
+use crate::vm::store::StoreCore;
+use crate::vm::traps::set_pending;
+
+/// The table stored in each store and pointed to by every vmctx.
+pub(crate) fn table() -> [usize; LIBCALL_COUNT] {
+    let mut t = [0usize; LIBCALL_COUNT];
+    t[Libcall::MemoryGrow as usize] = memory_grow as *const () as usize;
+    t[Libcall::MemoryCopy as usize] = memory_copy as *const () as usize;
+    t[Libcall::MemoryFill as usize] = memory_fill as *const () as usize;
+    t[Libcall::MemoryInit as usize] = memory_init as *const () as usize;
+    t[Libcall::DataDrop as usize] = data_drop as *const () as usize;
+    t[Libcall::TableGrow as usize] = table_grow as *const () as usize;
+    t[Libcall::TableCopy as usize] = table_copy as *const () as usize;
+    t[Libcall::TableFill as usize] = table_fill as *const () as usize;
+    t[Libcall::TableInit as usize] = table_init as *const () as usize;
+    t[Libcall::ElemDrop as usize] = elem_drop as *const () as usize;
+    t
+}
+
+/// The store and instance of a vmctx.
+///
+/// # Safety
+/// `vmctx` is the vmctx of a live instance whose store is running wasm on
+/// this thread, with no other Rust references into the store alive.
+unsafe fn context<'a>(vmctx: *mut u8) -> (&'a mut StoreCore, *mut InstanceData) {
+    let slots = vmctx.cast::<usize>();
+    // SAFETY: slots 1 and 4 hold the store and instance pointers, written
+    // at instantiation (see `layout`).
+    unsafe {
+        let core = *slots.add(1) as *mut StoreCore;
+        let inst = *slots.add(4) as *mut InstanceData;
+        (&mut *core, inst)
+    }
+}
+
+/// Record a trap and return the "trapped" status.
+fn trap(core: &mut StoreCore, code: TrapCode) -> u64 {
+    // SAFETY: called from a libcall, so the store is running wasm.
+    unsafe { set_pending(core, Trap::new(code)) };
+    1
+}
+
+fn range(start: u64, len: u64, bound: u64) -> Option<(usize, usize)> {
+    let end = start.checked_add(len)?;
+    if end > bound {
+        return None;
+    }
+    Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
+}
+
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u64, delta: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let index = unsafe { (&(*inst).memories)[mem as usize] };
+    match core.memories[index].grow(delta) {
+        Some(old) => old,
+        None => u64::from(u32::MAX),
+    }
+}
+
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u64, src_mem: u64, dst: u64, src: u64, len: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let (d, s) = unsafe { ((&(*inst).memories)[dst_mem as usize], (&(*inst).memories)[src_mem as usize]) };
+    let dlen = core.memories[d].len_bytes() as u64;
+    let slen = core.memories[s].len_bytes() as u64;
+    let (Some((ds, de)), Some((ss, se))) = (range(dst, len, dlen), range(src, len, slen)) else {
+        return trap(core, TrapCode::MemoryOutOfBounds);
+    };
+    if d == s {
+        core.memories[d].data_mut().copy_within(ss..se, ds);
+    } else {
+        let src_base = core.memories[s].def.base;
+        // SAFETY: distinct memories never overlap; the source range was
+        // checked against its length.
+        let from = unsafe { core::slice::from_raw_parts(src_base.add(ss), se - ss) };
+        core.memories[d].data_mut()[ds..de].copy_from_slice(from);
+    }
+    0
+}
+
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u64, dst: u64, value: u64, len: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let m = unsafe { (&(*inst).memories)[mem as usize] };
+    let Some((s, e)) = range(dst, len, core.memories[m].len_bytes() as u64) else {
+        return trap(core, TrapCode::MemoryOutOfBounds);
+    };
+    core.memories[m].data_mut()[s..e].fill(value.to_le_bytes()[0]);
+    0
+}
+
+unsafe extern "C" fn memory_init(vmctx: *mut u8, mem: u64, data: u64, dst: u64, src: u64, len: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store and is not mutated elsewhere meanwhile.
+    let inst = unsafe { &*inst };
+    let m = inst.memories[mem as usize];
+    let seg = &inst.module.info().data[data as usize];
+    let seg_len = if inst.data_dropped[data as usize] { 0 } else { seg.bytes.len() as u64 };
+    let (Some((ds, de)), Some((ss, se))) =
+        (range(dst, len, core.memories[m].len_bytes() as u64), range(src, len, seg_len))
+    else {
+        return trap(core, TrapCode::MemoryOutOfBounds);
+    };
+    core.memories[m].data_mut()[ds..de].copy_from_slice(&seg.bytes[ss..se]);
+    0
+}
+
+unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    unsafe { (&mut (*inst).data_dropped)[data as usize] = true };
+    0
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u64, init: u64, delta: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let t = unsafe { (&(*inst).tables)[table as usize] };
+    match core.tables[t].grow(delta, init as usize) {
+        Some(old) => old,
+        None => u64::from(u32::MAX),
+    }
+}
+
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_t: u64, src_t: u64, dst: u64, src: u64, len: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let (d, s) = unsafe { ((&(*inst).tables)[dst_t as usize], (&(*inst).tables)[src_t as usize]) };
+    let (Some((ds, de)), Some((ss, se))) = (range(dst, len, core.tables[d].len()), range(src, len, core.tables[s].len()))
+    else {
+        return trap(core, TrapCode::TableOutOfBounds);
+    };
+    if d == s {
+        core.tables[d].elements_mut().copy_within(ss..se, ds);
+    } else {
+        let items: alloc::vec::Vec<usize> = core.tables[s].elements()[ss..se].to_vec();
+        core.tables[d].elements_mut()[ds..de].copy_from_slice(&items);
+    }
+    0
+}
+
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u64, dst: u64, value: u64, len: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let t = unsafe { (&(*inst).tables)[table as usize] };
+    let Some((s, e)) = range(dst, len, core.tables[t].len()) else {
+        return trap(core, TrapCode::TableOutOfBounds);
+    };
+    core.tables[t].elements_mut()[s..e].fill(value as usize);
+    0
+}
+
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u64, elem: u64, dst: u64, src: u64, len: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    let inst = unsafe { &*inst };
+    let t = inst.tables[table as usize];
+    let items: &[usize] = inst.elems[elem as usize].as_deref().unwrap_or(&[]);
+    let (Some((ds, de)), Some((ss, se))) = (range(dst, len, core.tables[t].len()), range(src, len, items.len() as u64))
+    else {
+        return trap(core, TrapCode::TableOutOfBounds);
+    };
+    core.tables[t].elements_mut()[ds..de].copy_from_slice(&items[ss..se]);
+    0
+}
+
+unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u64) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (_, inst) = unsafe { context(vmctx) };
+    // SAFETY: the instance lives in the store.
+    unsafe { (&mut (*inst).elems)[elem as usize] = None };
+    0
+}

@@ -1,0 +1,166 @@
+//! [`StoreCore`]: the non-generic part of a store — every runtime object an
+//! instance can reach, at stable heap addresses.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::types::{FuncType, GlobalType};
+use crate::vm::code::CodeObject;
+use crate::vm::instance::InstanceData;
+use crate::vm::layout::{LIBCALL_COUNT, VMFuncRef, VMGlobal, VMRuntimeLimits};
+use crate::vm::memory::{LinearMemory, MAX_PAGES};
+use crate::vm::table::TableObj;
+use crate::vm::traps::Activation;
+
+/// A global owned by a store.
+#[derive(Debug)]
+pub(crate) struct GlobalObj {
+    /// The value cell compiled code reads and writes.
+    pub cell: VMGlobal,
+    pub ty: GlobalType,
+}
+
+/// The shim a host function's trampoline calls:
+/// `(ctx, caller_vmctx, values, len) -> status`.
+pub(crate) type HostShim = unsafe extern "C" fn(*mut HostFuncCtx, *mut u8, *mut u128, usize) -> u64;
+
+/// A host function as wasm sees it. Its `funcref.vmctx` points back here.
+#[repr(C)]
+pub(crate) struct HostFuncCtx {
+    // NOTE: offset 0 is read by the wasm-to-host trampoline.
+    pub shim: HostShim,
+    /// The `StoreInner<T>` this function belongs to (type-erased).
+    pub store: *mut u8,
+    /// The closure (`HostFn<T>`), downcast by the shim.
+    pub func: Box<dyn Any + Send + Sync>,
+    pub ty: FuncType,
+    pub funcref: VMFuncRef,
+}
+
+impl core::fmt::Debug for HostFuncCtx {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HostFuncCtx").field("ty", &self.ty).finish_non_exhaustive()
+    }
+}
+
+/// Everything a store owns, apart from the embedder's data.
+pub(crate) struct StoreCore {
+    pub id: u64,
+    pub engine: Engine,
+    pub limits: Box<VMRuntimeLimits>,
+    pub libcalls: Box<[usize; LIBCALL_COUNT]>,
+    pub instances: Vec<Box<InstanceData>>,
+    pub memories: Vec<Box<LinearMemory>>,
+    pub tables: Vec<Box<TableObj>>,
+    pub globals: Vec<Box<GlobalObj>>,
+    pub host_funcs: Vec<Box<HostFuncCtx>>,
+    pub externrefs: Vec<Box<dyn Any + Send + Sync>>,
+    type_ids: BTreeMap<FuncType, u64>,
+    types_by_id: Vec<FuncType>,
+    host_trampolines: BTreeMap<FuncType, Arc<CodeObject>>,
+    /// Every code object instances in this store execute.
+    code: Vec<Arc<CodeObject>>,
+    pub activation: *mut Activation,
+    /// Per-memory page limit for memories created in this store.
+    pub memory_limit_pages: u64,
+}
+
+impl core::fmt::Debug for StoreCore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StoreCore").field("id", &self.id).field("instances", &self.instances.len()).finish_non_exhaustive()
+    }
+}
+
+static NEXT_STORE_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+impl StoreCore {
+    pub fn new(engine: Engine) -> Self {
+        StoreCore {
+            id: NEXT_STORE_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+            engine,
+            limits: Box::new(VMRuntimeLimits::default()),
+            libcalls: Box::new(crate::vm::libcalls::table()),
+            instances: Vec::new(),
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            host_funcs: Vec::new(),
+            externrefs: Vec::new(),
+            type_ids: BTreeMap::new(),
+            types_by_id: Vec::new(),
+            host_trampolines: BTreeMap::new(),
+            code: Vec::new(),
+            activation: core::ptr::null_mut(),
+            memory_limit_pages: MAX_PAGES,
+        }
+    }
+
+    /// The store-wide id of a signature (interned).
+    pub fn type_id(&mut self, ty: &FuncType) -> u64 {
+        if let Some(id) = self.type_ids.get(ty) {
+            return *id;
+        }
+        let id = self.types_by_id.len() as u64;
+        self.types_by_id.push(ty.clone());
+        self.type_ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The signature with store-wide id `id`.
+    pub fn type_of_id(&self, id: u64) -> Option<&FuncType> {
+        self.types_by_id.get(usize::try_from(id).ok()?)
+    }
+
+    /// Register a code object so traps in it are recognised.
+    pub fn register_code(&mut self, code: &Arc<CodeObject>) {
+        if !self.code.iter().any(|c| Arc::ptr_eq(c, code)) {
+            self.code.push(code.clone());
+        }
+    }
+
+    /// The code object containing `pc`, if it is wasm code of this store.
+    pub fn code_for(&self, pc: usize) -> Option<&CodeObject> {
+        self.code.iter().find(|c| c.contains(pc)).map(|c| &**c)
+    }
+
+    /// The wasm-to-host trampoline for `ty`, compiled on first use.
+    pub fn host_trampoline(&mut self, ty: &FuncType) -> Result<*const u8> {
+        if let Some(c) = self.host_trampolines.get(ty) {
+            return Ok(c.addr(0));
+        }
+        let isa = self.engine.compiler().isa.clone();
+        let mut ctx = Context::new();
+        let mut fctx = FunctionBuilderContext::new();
+        crate::compile::trampoline::build_wasm_to_host(&mut ctx, &mut fctx, ty, isa.default_call_conv(), isa.frontend_config());
+        let code = ctx
+            .compile(&*isa, &mut cranelift_codegen::control::ControlPlane::default())
+            .map_err(|e| Error::Compile(alloc::format!("host trampoline: {:?}", e.inner)))?;
+        let traps = code
+            .buffer
+            .traps()
+            .iter()
+            .map(|t| (t.offset, crate::compile::decode_trap(t.code)))
+            .collect();
+        let bytes = code.code_buffer().to_vec();
+        let obj = Arc::new(CodeObject::publish(
+            self.engine.platform().clone(),
+            &bytes,
+            traps,
+            Vec::new(),
+            0,
+            BTreeMap::new(),
+        )?);
+        self.register_code(&obj);
+        let addr = obj.addr(0);
+        self.host_trampolines.insert(ty.clone(), obj);
+        Ok(addr)
+    }
+}
