@@ -16,7 +16,45 @@
 //! sleep through [`Clock::sleep`].
 //!
 //! With the `std` feature, [`host`] provides a real-directory file system,
-//! std clocks, `/dev/urandom` and std / in-memory stdio.
+//! std clocks, `/dev/urandom` and std / in-memory stdio. [`memfs::MemFs`]
+//! is an in-memory file system that needs no `std`.
+//!
+//! # Glue
+//!
+//! The runtime registers every entry of [`IMPORTS`] under [`MODULE`] with
+//! the listed signature, and each host function forwards to [`call`] with
+//! the guest's memory and its raw arguments (`i32` in the low 32 bits,
+//! `i64` as bits):
+//!
+//! ```
+//! use hypha_wasi::{CallError, IMPORTS, MODULE, ValType, call};
+//! use hypha_wasi::host::{MemoryOutput, host_ctx};
+//!
+//! let dir = std::env::temp_dir().join(format!("hypha-wasi-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let mut ctx = host_ctx(&dir).unwrap(); // `dir` preopened as "/" (fd 3)
+//! let stdout = MemoryOutput::new();
+//! ctx.set_stdout(Box::new(stdout.clone()));
+//! ctx.set_args(["prog.wasm"]);
+//!
+//! // Registration: one host function per import.
+//! assert_eq!(MODULE, "wasi_snapshot_preview1");
+//! let fd_write = IMPORTS.iter().find(|s| s.name == "fd_write").unwrap();
+//! assert_eq!(fd_write.params, &[ValType::I32; 4]);
+//!
+//! // A call: the guest wrote "hi" at 16 and an iovec {16, 2} at 0.
+//! let mut memory = vec![0u8; 65536];
+//! memory[0..4].copy_from_slice(&16u32.to_le_bytes());
+//! memory[4..8].copy_from_slice(&2u32.to_le_bytes());
+//! memory[16..18].copy_from_slice(b"hi");
+//! let errno = call(&mut ctx, &mut memory, "fd_write", &[1, 0, 1, 32]).unwrap();
+//! assert_eq!(errno, 0);
+//! assert_eq!(stdout.contents(), b"hi");
+//!
+//! // proc_exit is not an errno: the glue unwinds the guest.
+//! assert_eq!(call(&mut ctx, &mut memory, "proc_exit", &[3]), Err(CallError::Exit(3)));
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 
