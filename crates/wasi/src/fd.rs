@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use crate::backend::FileSystem;
 use crate::ctx::{FdEntry, Handle, WasiCtx};
-use crate::mem::{GuestMem, to_u32};
+use crate::mem::{GuestMem, len_u64, to_u32};
 use crate::types::{
     Advice, Dirent, Errno, Fdstat, Filestat, Filetype, PREOPENTYPE_DIR, Whence, fdflags, fstflags,
     rights,
@@ -277,7 +277,7 @@ impl<F: FileSystem> WasiCtx<F> {
                 for &(buf, len) in &iovs {
                     let dst = mem.slice_mut(buf, len)?;
                     let n = fs.read_at(file, dst, *offset)?;
-                    *offset = offset.saturating_add(n as u64);
+                    *offset = offset.saturating_add(len_u64(n));
                     total += n;
                     if n < dst.len() {
                         break;
@@ -324,7 +324,7 @@ impl<F: FileSystem> WasiCtx<F> {
         for &(buf, len) in &iovs {
             let dst = mem.slice_mut(buf, len)?;
             let n = fs.read_at(file, dst, pos)?;
-            pos = pos.saturating_add(n as u64);
+            pos = pos.saturating_add(len_u64(n));
             total += n;
             if n < dst.len() {
                 break;
@@ -357,7 +357,7 @@ impl<F: FileSystem> WasiCtx<F> {
                 for &(buf, len) in &iovs {
                     let src = mem.slice(buf, len)?;
                     let n = write_all_at(fs, file, src, *offset)?;
-                    *offset = offset.saturating_add(n as u64);
+                    *offset = offset.saturating_add(len_u64(n));
                     total += n;
                     if n < src.len() {
                         break;
@@ -414,7 +414,7 @@ impl<F: FileSystem> WasiCtx<F> {
         for &(buf, len) in &iovs {
             let src = mem.slice(buf, len)?;
             let n = write_all_at(fs, file, src, pos)?;
-            pos = pos.saturating_add(n as u64);
+            pos = pos.saturating_add(len_u64(n));
             total += n;
         }
         if sync_flags(flags) {
@@ -521,7 +521,7 @@ fn write_all_at<F: FileSystem>(
             break;
         }
         total += n;
-        pos = pos.saturating_add(n as u64);
+        pos = pos.saturating_add(len_u64(n));
         src = src.get(n..).unwrap_or(&[]);
     }
     Ok(total)

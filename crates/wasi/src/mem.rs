@@ -19,6 +19,13 @@ pub fn to_u32(v: usize) -> Result<u32, Errno> {
     u32::try_from(v).map_err(|_| Errno::Overflow)
 }
 
+/// A host byte count as `u64` (lossless on every supported target;
+/// saturates otherwise).
+#[must_use]
+pub fn len_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// A view of guest linear memory.
 #[derive(Debug)]
 pub struct GuestMem<'a> {

@@ -375,3 +375,10 @@ fn poll_oneoff_step_waits_without_blocking() {
     assert_eq!(g.u32_at(n), 1);
     assert_eq!(event(&g, evs, 0).0, 5);
 }
+
+#[test]
+fn contexts_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<hypha_wasi::WasiCtx<hypha_wasi::host::HostFs>>();
+    assert_send::<hypha_wasi::WasiCtx<hypha_wasi::memfs::MemFs>>();
+}
