@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::backend::FileSystem;
+use crate::backend::{FileSystem, Readiness};
 use crate::ctx::{FdEntry, Handle, WasiCtx};
 use crate::mem::{GuestMem, len_u64, to_u32};
 use crate::types::{
@@ -285,6 +285,9 @@ impl<F: FileSystem> WasiCtx<F> {
                 }
             }
             Handle::Input(s) => {
+                if e.flags & fdflags::NONBLOCK != 0 && s.readiness() == Readiness::NotReady {
+                    return Err(Errno::Again);
+                }
                 // One read into the first non-empty buffer: a second read
                 // could block after data was already delivered.
                 if let Some(&(buf, len)) = iovs.iter().find(|(_, len)| *len > 0) {
@@ -368,6 +371,9 @@ impl<F: FileSystem> WasiCtx<F> {
                 }
             }
             Handle::Output(s) => {
+                if flags & fdflags::NONBLOCK != 0 && s.readiness() == Readiness::NotReady {
+                    return Err(Errno::Again);
+                }
                 for &(buf, len) in &iovs {
                     let mut src = mem.slice(buf, len)?;
                     while !src.is_empty() {

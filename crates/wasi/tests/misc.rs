@@ -382,3 +382,37 @@ fn contexts_can_move_between_threads() {
     assert_send::<hypha_wasi::WasiCtx<hypha_wasi::host::HostFs>>();
     assert_send::<hypha_wasi::WasiCtx<hypha_wasi::memfs::MemFs>>();
 }
+
+/// Input that never has data (a console nobody types on).
+#[derive(Debug)]
+struct Silent;
+
+impl hypha_wasi::InputStream for Silent {
+    fn read(&mut self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::Io)
+    }
+    fn readiness(&self) -> hypha_wasi::Readiness {
+        hypha_wasi::Readiness::NotReady
+    }
+}
+
+#[test]
+fn not_ready_input_nonblock_and_poll() {
+    let mut g = Guest::new("silent");
+    g.ctx.set_stdin(Box::new(Silent));
+    g.call(
+        "fd_fdstat_set_flags",
+        &[0, hypha_wasi::types::fdflags::NONBLOCK.into()],
+    )
+    .unwrap();
+    assert_eq!(g.read(0, 4), Err(Errno::Again));
+    let (subs, evs, n) = (g.alloc(96), g.alloc(64), g.alloc(4));
+    fd_sub(&mut g, subs, 1, Eventtype::FdRead, 0);
+    clock_sub(&mut g, subs + 48, 2, ClockId::Monotonic, 15_000_000, 0);
+    let start = Instant::now();
+    g.call("poll_oneoff", &[subs.into(), evs.into(), 2, n.into()])
+        .unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(15));
+    assert_eq!(g.u32_at(n), 1);
+    assert_eq!(event(&g, evs, 0).0, 2, "only the clock fired");
+}
