@@ -222,6 +222,82 @@ impl<'m> BuddyAllocator<'m> {
         Ok(added)
     }
 
+    /// Hands the frames in `[start, end)` to the allocator as already
+    /// allocated (in use by someone else now, freeable later with
+    /// [`free`](Self::free) or [`free_range`](Self::free_range)): the
+    /// kernel image, the loader's page tables, memory to reclaim later.
+    /// `start` is rounded down and `end` up to whole frames. Returns the
+    /// number of frames added.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_free_range`](Self::add_free_range).
+    pub fn add_used_range(&mut self, start: PhysAddr, end: PhysAddr) -> Result<usize, FrameError> {
+        let first = start.frame_number();
+        let last = end.as_u64().div_ceil(1 << PAGE_SHIFT);
+        if last <= first {
+            return Ok(0);
+        }
+        let (Some(from), Some(to)) = (self.frame_index(first), self.frame_index(last - 1)) else {
+            return Err(FrameError::OutsideSpan(start));
+        };
+        let to = to + 1;
+        if let Some(index) = self.first_set(self.layout.managed, from, to) {
+            return Err(FrameError::AlreadyManaged(self.index_to_addr(index)));
+        }
+        self.set_bits(self.layout.managed, from, to, true);
+        self.set_bits(self.layout.allocated, from, to, true);
+        self.total_frames += to - from;
+        Ok(to - from)
+    }
+
+    /// Frees every frame in `[start, end)` (which must be frame aligned and
+    /// all allocated), however it was allocated. Returns the number of
+    /// frames freed.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::Misaligned`], [`FrameError::OutsideSpan`], or
+    /// [`FrameError::NotAllocated`] naming the first frame that is not
+    /// allocated; nothing changes on error.
+    pub fn free_range(&mut self, start: PhysAddr, end: PhysAddr) -> Result<usize, FrameError> {
+        if !start.is_aligned(1 << PAGE_SHIFT) {
+            return Err(FrameError::Misaligned(start));
+        }
+        if !end.is_aligned(1 << PAGE_SHIFT) {
+            return Err(FrameError::Misaligned(end));
+        }
+        if end <= start {
+            return Ok(0);
+        }
+        let (Some(from), Some(to)) = (
+            self.frame_index(start.frame_number()),
+            self.frame_index(end.frame_number() - 1),
+        ) else {
+            return Err(FrameError::OutsideSpan(start));
+        };
+        let to = to + 1;
+        if !self.all_set(self.layout.allocated, from, to) {
+            let mut first = from;
+            while self.bit(self.layout.allocated, first) {
+                first += 1;
+            }
+            return Err(FrameError::NotAllocated(self.index_to_addr(first)));
+        }
+        self.set_bits(self.layout.allocated, from, to, false);
+        let mut index = from;
+        while index < to {
+            let mut order = MAX_ORDER;
+            while order > 0 && (index % (1 << order) != 0 || index + (1 << order) > to) {
+                order -= 1;
+            }
+            self.insert_free(index, order);
+            index += 1 << order;
+        }
+        self.free_frames += to - from;
+        Ok(to - from)
+    }
+
     /// Allocates a block of `2^order` frames, aligned to its size, at the
     /// lowest free address.
     ///

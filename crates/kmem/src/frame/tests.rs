@@ -181,6 +181,43 @@ fn large_block_can_be_freed_piecewise() {
 }
 
 #[test]
+fn used_ranges_are_counted_and_freeable() {
+    let mut storage = storage_for(0x8000_0000, 0x8040_0000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8040_0000)).unwrap();
+    buddy
+        .add_free_range(pa(0x8000_0000), pa(0x8020_0000))
+        .unwrap();
+    // A "loader" range in use, partly unaligned at the ends (rounded outward).
+    assert_eq!(
+        buddy.add_used_range(pa(0x8020_0800), pa(0x8030_0001)),
+        Ok(257)
+    );
+    assert_eq!(buddy.used_frames(), 257);
+    assert_eq!(buddy.total_frames(), 512 + 257);
+    assert!(buddy.is_allocated(pa(0x8020_0000)));
+    assert_eq!(
+        buddy.add_used_range(pa(0x8030_0000), pa(0x8030_1000)),
+        Err(FrameError::AlreadyManaged(pa(0x8030_0000)))
+    );
+    // A single frame of it can be freed, then the rest as a range.
+    buddy.free(pa(0x8020_0000), 0).unwrap();
+    assert_eq!(
+        buddy.free_range(pa(0x8020_0000), pa(0x8030_1000)),
+        Err(FrameError::NotAllocated(pa(0x8020_0000)))
+    );
+    assert_eq!(buddy.free_range(pa(0x8020_1000), pa(0x8030_1000)), Ok(256));
+    assert_eq!(
+        buddy.free_range(pa(0x8020_1800), pa(0x8030_1000)),
+        Err(FrameError::Misaligned(pa(0x8020_1800)))
+    );
+    assert_eq!(buddy.used_frames(), 0);
+    // Everything below 0x8030_0000 coalesced: 3 MiB = one 2 MiB + one 1 MiB block, plus the last frame.
+    assert_eq!(buddy.free_blocks(9), 1);
+    assert_eq!(buddy.free_blocks(8), 1);
+    assert_eq!(buddy.free_blocks(0), 1);
+}
+
+#[test]
 fn zeroed_frames_back_page_tables() {
     use crate::addr::VirtAddr;
     use crate::paging::{PageFlags, PageTable, PagingMode};
@@ -224,7 +261,7 @@ fn zeroed_frames_back_page_tables() {
             PAGE_SIZE,
             &mut frames,
             &memory,
-            |_| {},
+            |_, _| {},
         )
         .unwrap();
     assert_eq!(frames.buddy().used_frames(), 1);

@@ -184,15 +184,16 @@ impl PageTable {
             // Everything in [start, end) was unmapped before; remove what we
             // added (all of it aligned leaves inside the range) and the
             // tables that held them.
-            self.clear_level(frames, physmap, self.root, top, start, end, &mut |_| {});
+            self.clear_level(frames, physmap, self.root, top, start, end, &mut |_, _| {});
             return Err(error);
         }
         Ok(())
     }
 
     /// Unmaps `len` bytes at `va`, calling `on_unmapped` for each removed
-    /// leaf (clipped to the range) so the caller can free the data frames.
-    /// Tables that become empty go back to `frames`.
+    /// leaf (clipped to the range), with the frame source, so the caller can
+    /// free the data frames right away. Tables that become empty go back to
+    /// `frames`.
     ///
     /// Large leaves that straddle an end of the range are split first
     /// (which may need frames). A zero `len` does nothing.
@@ -209,7 +210,7 @@ impl PageTable {
         len: usize,
         frames: &mut F,
         physmap: &M,
-        mut on_unmapped: impl FnMut(Mapping),
+        mut on_unmapped: impl FnMut(Mapping, &mut F),
     ) -> Result<UnmapStats, MapError>
     where
         F: FrameSource + ?Sized,
@@ -331,7 +332,7 @@ impl PageTable {
         self,
         frames: &mut F,
         physmap: &M,
-        mut on_unmapped: impl FnMut(Mapping),
+        mut on_unmapped: impl FnMut(Mapping, &mut F),
     ) where
         F: FrameSource + ?Sized,
         M: PhysMap + ?Sized,
@@ -500,7 +501,7 @@ impl PageTable {
         level: usize,
         start: usize,
         end: usize,
-        on_unmapped: &mut dyn FnMut(Mapping),
+        on_unmapped: &mut dyn FnMut(Mapping, &mut F),
     ) -> usize
     where
         F: FrameSource + ?Sized,
@@ -538,12 +539,13 @@ impl PageTable {
                 debug_assert!(whole_entry, "leaf straddles an unmap boundary");
                 if whole_entry {
                     write_entry(physmap, table, index, Pte::INVALID);
-                    on_unmapped(Mapping {
+                    let leaf = Mapping {
                         va: self.mode.offset_to_va(offset),
                         pa: pte.addr(),
                         len: size,
                         flags: pte.flags(),
-                    });
+                    };
+                    on_unmapped(leaf, frames);
                 }
             }
             offset = entry_end;

@@ -264,7 +264,7 @@ fn unmap_reports_leaves_and_frees_tables() {
     assert_eq!(frames.in_use(), 4);
     let mut seen = Vec::new();
     let stats = table
-        .unmap(va(0x7000), 3 * PAGE_SIZE, &mut frames, &memory, |m| {
+        .unmap(va(0x7000), 3 * PAGE_SIZE, &mut frames, &memory, |m, _| {
             seen.push((m.va, m.pa, m.len))
         })
         .unwrap();
@@ -300,9 +300,13 @@ fn unmap_requires_whole_range_mapped() {
         )
         .unwrap();
     assert_eq!(
-        table.unmap(va(0x1000), 2 * PAGE_SIZE, &mut frames, &memory, |_| panic!(
-            "nothing removed"
-        )),
+        table.unmap(
+            va(0x1000),
+            2 * PAGE_SIZE,
+            &mut frames,
+            &memory,
+            |_, _| panic!("nothing removed")
+        ),
         Err(MapError::NotMapped { va: va(0x2000) })
     );
     assert!(table.translate(va(0x1000), &memory).is_some());
@@ -329,7 +333,9 @@ fn unmap_inside_huge_page_splits_it() {
     let hole = base + 3 * MEGA_PAGE_SIZE + 5 * PAGE_SIZE;
     let mut seen = Vec::new();
     table
-        .unmap(va(hole), PAGE_SIZE, &mut frames, &memory, |m| seen.push(m))
+        .unmap(va(hole), PAGE_SIZE, &mut frames, &memory, |m, _| {
+            seen.push(m)
+        })
         .unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(
@@ -412,7 +418,7 @@ fn split_keeps_global_and_user_bits() {
         )
         .unwrap();
     table
-        .unmap(va(0), PAGE_SIZE, &mut frames, &memory, |_| {})
+        .unmap(va(0), PAGE_SIZE, &mut frames, &memory, |_, _| {})
         .unwrap();
     assert_eq!(table.translate(va(0x5000), &memory).unwrap().1, flags | AD);
 }
@@ -449,7 +455,7 @@ fn out_of_frames_rolls_back() {
         .unwrap();
     // Splitting it needs another frame: fails, mapping intact.
     assert_eq!(
-        table.unmap(va(0x1000), PAGE_SIZE, &mut frames, &memory, |_| {}),
+        table.unmap(va(0x1000), PAGE_SIZE, &mut frames, &memory, |_, _| {}),
         Err(MapError::OutOfFrames)
     );
     assert_eq!(
@@ -529,7 +535,7 @@ fn upper_half_sv39_and_sv48() {
                 PAGE_SIZE,
                 &mut frames,
                 &memory,
-                |_| {},
+                |_, _| {},
             )
             .unwrap();
         assert_eq!(table.translate(VirtAddr::new(usize::MAX), &memory), None);
@@ -574,7 +580,7 @@ fn destroy_returns_every_frame() {
     assert!(frames.in_use() > 1);
     let mut leaves_seen = 0;
     // SAFETY: the table was never activated and shares no sub-tables.
-    unsafe { table.destroy(&mut frames, &memory, |_| leaves_seen += 1) };
+    unsafe { table.destroy(&mut frames, &memory, |_, _| leaves_seen += 1) };
     assert_eq!(leaves_seen, 32);
     assert_eq!(frames.in_use(), 0);
 }
@@ -674,7 +680,7 @@ fn check_against_model(mode: PagingMode, ops: &[Op]) {
                     pages * PAGE_SIZE,
                     &mut frames,
                     &memory,
-                    |m| {
+                    |m, _| {
                         for i in 0..m.len / PAGE_SIZE {
                             let p = (m.va.as_usize() + i * PAGE_SIZE - WINDOW_BASE) / PAGE_SIZE;
                             removed.insert(p, (m.pa.frame_number() + i as u64, m.flags));
@@ -742,7 +748,7 @@ fn check_against_model(mode: PagingMode, ops: &[Op]) {
     }
     for &page in model.keys() {
         table
-            .unmap(page_va(page), PAGE_SIZE, &mut frames, &memory, |_| {})
+            .unmap(page_va(page), PAGE_SIZE, &mut frames, &memory, |_, _| {})
             .unwrap();
     }
     assert_eq!(frames.in_use(), 1, "emptied tables are freed");

@@ -1,0 +1,140 @@
+//! Kernel memory management: physical frames, the kernel heap, the kernel
+//! address space (regions + the live page table) and guard-paged stacks.
+//!
+//! The data structures are host-tested in `crates/kmem`; this module is the
+//! glue that owns the global instances, takes the locks, flushes TLBs and
+//! reads the loader's memory map.
+//!
+//! Lock order (outer to inner): `LAYOUT` (address-space regions) → heap →
+//! `TABLE` (page table) → `FRAMES`. Code holding `TABLE` or `FRAMES` never
+//! allocates on the heap, because heap growth takes both.
+//!
+//! Not here: page-fault handling beyond classification (the trap handler in
+//! `trap.rs` asks [`classify_fault`]), user address spaces and VMOs.
+#![cfg_attr(
+    not(feature = "ktest"),
+    expect(
+        dead_code,
+        unused_imports,
+        reason = "the frame, stack, region and fault-classification API is exercised by the \
+                  in-kernel tests today; the scheduler (fiber stacks) and the trap handler \
+                  (stack-overflow reports for allocated stacks) are its next callers"
+    )
+)]
+
+mod error;
+mod frames;
+mod heap;
+mod reclaim;
+mod space;
+mod stack;
+
+#[cfg(feature = "ktest")]
+mod tests;
+
+pub use error::MemError;
+pub use frames::{alloc_frames, free_frames};
+pub use reclaim::reclaim_loader_memory;
+pub use space::{FaultKind, classify_fault, find_region, translate};
+pub use stack::{KernelStack, alloc_kernel_stack};
+
+use hypha_boot_info::BootInfo;
+
+/// Memory statistics for the `mem` console command.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemStats {
+    /// Frames the frame allocator manages (free + used).
+    pub frames_total: usize,
+    /// Frames free.
+    pub frames_free: usize,
+    /// Frames in use (kernel image, tables, heap, stacks, ...).
+    pub frames_used: usize,
+    /// Heap bytes handed out to live allocations.
+    pub heap_used_bytes: usize,
+    /// Heap bytes currently mapped and claimed by the allocator.
+    pub heap_capacity_bytes: usize,
+    /// Virtual bytes reserved for the heap to grow into.
+    pub heap_reserved_bytes: usize,
+    /// Regions in the kernel address space.
+    pub regions: usize,
+}
+
+/// Sets up memory management from the loader's memory map: the frame
+/// allocator, the kernel address space (regions for the kernel image,
+/// physical map, stacks and heap), and the growable kernel heap. Then, once
+/// every started hart has entered the kernel, gives the loader's memory
+/// back to the frame allocator.
+///
+/// # Panics
+///
+/// If memory cannot be set up at all (a malformed memory map or too
+/// little RAM for the allocator's bookkeeping): the kernel cannot run
+/// without it, and the panic report says why.
+pub fn init(boot_info: &'static BootInfo) {
+    if let Err(error) = try_init(boot_info) {
+        panic!("mem: cannot set up memory management: {error}");
+    }
+    match reclaim_loader_memory() {
+        Ok(0) => {}
+        Ok(frames) => log::debug!("mem: reclaimed {} KiB of loader memory", frames * 4),
+        Err(error) => log::warn!("mem: loader memory not reclaimed: {error}"),
+    }
+    let stats = stats();
+    log::info!(
+        "mem: {} MiB managed, {} MiB free, heap {} KiB mapped, {} regions",
+        stats.frames_total >> 8,
+        stats.frames_free >> 8,
+        stats.heap_capacity_bytes >> 10,
+        stats.regions,
+    );
+}
+
+/// [`init`] without the panic.
+///
+/// # Errors
+///
+/// Whatever step failed.
+pub fn try_init(boot_info: &'static BootInfo) -> Result<(), MemError> {
+    // The page table and physical map first: the frame allocator's
+    // bookkeeping is reached through the physical map.
+    space::init(boot_info)?;
+    frames::init(boot_info)?;
+    heap::init()?;
+    space::init_layout(boot_info)?;
+    Ok(())
+}
+
+/// Current frame and heap statistics (zeros before [`init`]).
+#[must_use]
+pub fn stats() -> MemStats {
+    let (frames_total, frames_free) = frames::counts();
+    let heap = heap::stats();
+    MemStats {
+        frames_total,
+        frames_free,
+        frames_used: frames_total - frames_free,
+        heap_used_bytes: heap.used_bytes,
+        heap_capacity_bytes: heap.capacity_bytes,
+        heap_reserved_bytes: heap.reserved_bytes,
+        regions: space::region_count(),
+    }
+}
+
+/// Prints allocator statistics for the `mem` console command.
+pub fn print_stats() {
+    let stats = stats();
+    crate::println!(
+        "  frames: {} total, {} free, {} used ({} KiB used)",
+        stats.frames_total,
+        stats.frames_free,
+        stats.frames_used,
+        stats.frames_used * 4
+    );
+    crate::println!(
+        "  heap: {} KiB used of {} KiB mapped ({} MiB reserved)",
+        stats.heap_used_bytes >> 10,
+        stats.heap_capacity_bytes >> 10,
+        stats.heap_reserved_bytes >> 20
+    );
+    crate::println!("  kernel address space: {} regions", stats.regions);
+}

@@ -1,0 +1,343 @@
+//! In-kernel tests of memory management on the live machine.
+
+extern crate alloc;
+
+use super::{MemError, alloc_frames, alloc_kernel_stack, classify_fault, find_region, free_frames, space, stats, translate};
+use crate::trap::catch_fault;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use hypha_kmem::{BuddyAllocator, FrameError, MAX_ORDER, PAGE_SIZE, PageFlags, PhysAddr, PhysMap, RegionKind, VirtAddr};
+
+/// Snapshot of the global allocator's free blocks per order.
+fn free_histogram() -> [usize; MAX_ORDER + 1] {
+    let mut histogram = [0; MAX_ORDER + 1];
+    super::frames::with(|buddy| {
+        for (order, slot) in histogram.iter_mut().enumerate() {
+            *slot = buddy.free_blocks(order);
+        }
+    })
+    .expect("frame allocator initialised");
+    histogram
+}
+
+/// Pointer to physical memory through the physical map.
+fn phys_ptr(pa: PhysAddr) -> *mut u8 {
+    space::physmap().phys_to_ptr(pa)
+}
+
+crate::ktest! {
+    fn frame_alloc_free_roundtrip() {
+        let before = stats();
+        let frame = alloc_frames(0).expect("a free frame");
+        assert!(frame.is_aligned(PAGE_SIZE as u64));
+        assert_eq!(stats().frames_free, before.frames_free - 1);
+        // The frame is real RAM, reachable through the physical map.
+        let pointer = phys_ptr(frame);
+        // SAFETY: the frame was just allocated for this test alone and the
+        // physical map reaches it.
+        unsafe { pointer.write_volatile(0x5a) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { pointer.read_volatile() }, 0x5a);
+        // SAFETY: nothing uses the frame any more.
+        unsafe { free_frames(frame, 0) }.expect("free");
+        assert_eq!(stats().frames_free, before.frames_free);
+    }
+}
+
+crate::ktest! {
+    fn frame_double_free_is_an_error() {
+        let frame = alloc_frames(0).expect("a free frame");
+        // SAFETY: nothing uses the frame.
+        unsafe { free_frames(frame, 0) }.expect("first free");
+        // SAFETY: the call is refused before anything is touched.
+        let second = unsafe { free_frames(frame, 0) };
+        assert_eq!(second, Err(MemError::Frame(FrameError::NotAllocated(frame))));
+    }
+}
+
+crate::ktest! {
+    fn frame_coalescing_restores_free_blocks() {
+        let before = free_histogram();
+        let block = alloc_frames(6).expect("64 contiguous frames");
+        assert!(block.is_aligned(64 * PAGE_SIZE as u64));
+        assert_ne!(free_histogram(), before);
+        // Free it back one frame at a time, in a scrambled order.
+        for index in [5u64, 0, 63, 1, 2, 4, 3].into_iter().chain(6..63) {
+            // SAFETY: the block was allocated above and is unused.
+            unsafe { free_frames(PhysAddr::new(block.as_u64() + index * PAGE_SIZE as u64), 0) }.expect("free frame");
+        }
+        assert_eq!(free_histogram(), before, "buddies merged back");
+    }
+}
+
+crate::ktest! {
+    fn frame_exhaustion_returns_an_error() {
+        // The whole machine has less than 1 GiB free in one aligned block.
+        assert_eq!(alloc_frames(MAX_ORDER), Err(MemError::OutOfMemory));
+        assert!(matches!(alloc_frames(MAX_ORDER + 1), Err(MemError::Frame(FrameError::InvalidOrder(_)))));
+        // Exhaust a private allocator over 16 frames taken from the global one.
+        let block = alloc_frames(4).expect("16 frames");
+        let end = PhysAddr::new(block.as_u64() + 16 * PAGE_SIZE as u64);
+        let mut storage = alloc::vec![0u64; BuddyAllocator::metadata_words(block, end)];
+        let mut private = BuddyAllocator::new(&mut storage, block, end).expect("bookkeeping fits");
+        private.add_free_range(block, end).expect("range");
+        let mut taken = Vec::new();
+        while let Ok(frame) = private.alloc(0) {
+            taken.push(frame);
+        }
+        assert_eq!(taken.len(), 16);
+        assert_eq!(private.alloc(0), Err(FrameError::OutOfMemory));
+        assert_eq!(private.free_frames(), 0);
+        // SAFETY: the private allocator only handed out numbers; nothing
+        // used the frames.
+        unsafe { free_frames(block, 4) }.expect("give the block back");
+    }
+}
+
+crate::ktest! {
+    fn heap_alloc_and_free() {
+        let before = stats().heap_used_bytes;
+        let boxed = Box::new([7u64; 64]);
+        assert!(stats().heap_used_bytes >= before + 512);
+        assert!(boxed.iter().all(|&value| value == 7));
+        let mut list: Vec<u32> = (0..1000).collect();
+        list.retain(|value| value % 3 == 0);
+        assert_eq!(list.iter().sum::<u32>(), (0..1000).filter(|value| value % 3 == 0).sum());
+        drop(boxed);
+        drop(list);
+        assert_eq!(stats().heap_used_bytes, before);
+    }
+}
+
+crate::ktest! {
+    fn heap_grows_by_mapping_frames() {
+        let before = stats();
+        // Bigger than everything mapped so far: must grow.
+        let len = before.heap_capacity_bytes + 4 * 1024 * 1024;
+        let mut big: Vec<u8> = Vec::new();
+        big.try_reserve_exact(len).expect("heap grows");
+        big.resize(len, 0xab);
+        let after = stats();
+        assert!(after.heap_capacity_bytes >= before.heap_capacity_bytes + len);
+        assert!(after.frames_free < before.frames_free);
+        assert!(big.iter().step_by(4096).all(|&byte| byte == 0xab));
+        // The heap memory is mapped read-write and not executable.
+        let (_, flags) = translate(VirtAddr::from_ptr(big.as_ptr())).expect("heap is mapped");
+        assert!(flags.contains(PageFlags::READ_WRITE) && !flags.contains(PageFlags::EXECUTE));
+        assert_eq!(find_region(VirtAddr::from_ptr(big.as_ptr())).map(|region| region.kind), Some(RegionKind::Heap));
+    }
+}
+
+crate::ktest! {
+    fn heap_exhaustion_is_an_error() {
+        let mut huge: Vec<u8> = Vec::new();
+        // More than the heap reservation and than RAM: refused, not a panic.
+        assert!(huge.try_reserve_exact(64 * 1024 * 1024 * 1024).is_err());
+        // More than RAM but inside the reservation: frames run out.
+        assert!(huge.try_reserve_exact(2 * 1024 * 1024 * 1024).is_err());
+        // The heap still works afterwards.
+        let small = Box::new(42u32);
+        assert_eq!(*small, 42);
+    }
+}
+
+/// A scratch page region mapped read-write for a test; unmapped on drop.
+struct ScratchPages {
+    stack: super::KernelStack,
+}
+
+impl ScratchPages {
+    fn new(pages: usize) -> Self {
+        Self { stack: alloc_kernel_stack(pages * PAGE_SIZE).expect("scratch pages") }
+    }
+
+    fn start(&self) -> usize {
+        self.stack.bottom()
+    }
+}
+
+crate::ktest! {
+    fn map_translate_unmap_live_table() {
+        let region = space::reserve(2 * PAGE_SIZE, space::KERNEL_RW, RegionKind::Other, "ktest map", 0).expect("region");
+        let va = region.start;
+        assert_eq!(translate(va), None);
+        space::map_new_memory(va, 2 * PAGE_SIZE, space::KERNEL_RW).expect("map");
+        let (pa, flags) = translate(va).expect("mapped");
+        assert!(flags.contains(PageFlags::READ_WRITE | PageFlags::GLOBAL));
+        // A write through the new mapping is visible through the physical map.
+        // SAFETY: the page was just mapped for this test alone.
+        unsafe { va.as_mut_ptr::<u64>().write_volatile(0x1234_5678) };
+        // SAFETY: `pa` is the frame behind `va`, reachable through the physical map.
+        assert_eq!(unsafe { phys_ptr(pa).cast::<u64>().read_volatile() }, 0x1234_5678);
+        let free_before = stats().frames_free;
+        // SAFETY: mapped by `map_new_memory` above; nothing uses it after this.
+        unsafe { space::unmap_and_free(va, 2 * PAGE_SIZE) }.expect("unmap");
+        assert_eq!(translate(va), None);
+        assert!(stats().frames_free >= free_before + 2);
+        // Reading it now faults (a load page fault), and is caught.
+        let fault = catch_fault(|| {
+            // SAFETY: deliberately touches the unmapped page; the fault
+            // is expected and recovered by `catch_fault`.
+            let _ = unsafe { va.as_mut_ptr::<u64>().read_volatile() };
+        })
+        .expect_err("unmapped page faults");
+        assert_eq!((fault.cause, fault.address), (13, va.as_usize()));
+        space::release(va).expect("release");
+    }
+}
+
+crate::ktest! {
+    fn write_to_read_only_page_is_caught() {
+        let scratch = ScratchPages::new(2);
+        let page = scratch.start() + PAGE_SIZE;
+        // SAFETY: the scratch pages are ours; only the second page becomes
+        // read-only, and the only write to it afterwards is the expected fault.
+        unsafe { space::protect(VirtAddr::new(page), PAGE_SIZE, PageFlags::READ | PageFlags::GLOBAL) }.expect("protect");
+        let pointer = core::ptr::with_exposed_provenance_mut::<u64>(page);
+        // Reading still works.
+        // SAFETY: the page is mapped readable.
+        assert_eq!(unsafe { pointer.read_volatile() }, 0);
+        let fault = catch_fault(|| {
+            // SAFETY: deliberately writes to a read-only page; the store
+            // page fault is expected and recovered by `catch_fault`.
+            unsafe { pointer.write_volatile(1) };
+        })
+        .expect_err("write to a read-only page faults");
+        assert!(fault.is_store_page_fault());
+        assert_eq!(fault.address, page);
+        // The neighbour page stayed writable.
+        let neighbour = core::ptr::with_exposed_provenance_mut::<u64>(scratch.start());
+        // SAFETY: the first scratch page is still read-write and ours.
+        unsafe { neighbour.write_volatile(2) };
+        // Make it writable again; now the write succeeds.
+        // SAFETY: restores the original permission on our own page.
+        unsafe { space::protect(VirtAddr::new(page), PAGE_SIZE, space::KERNEL_RW) }.expect("unprotect");
+        // SAFETY: the page is read-write again.
+        unsafe { pointer.write_volatile(3) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { pointer.read_volatile() }, 3);
+    }
+}
+
+crate::ktest! {
+    fn kernel_segments_are_w_xor_x() {
+        let text = VirtAddr::new(frame_alloc_free_roundtrip as fn() as usize);
+        let text_region = find_region(text).expect("kernel text region");
+        assert_eq!(text_region.kind, RegionKind::KernelText);
+        let (_, flags) = translate(text).expect("text mapped");
+        assert!(flags.contains(PageFlags::EXECUTE) && !flags.contains(PageFlags::WRITE));
+        static RODATA: [u8; 4] = *b"ro!!";
+        let (_, flags) = translate(VirtAddr::from_ptr(&RODATA)).expect("rodata mapped");
+        assert!(!flags.contains(PageFlags::WRITE) && !flags.contains(PageFlags::EXECUTE));
+        // No leaf of the whole kernel table is writable and executable.
+        let mut offenders = 0usize;
+        space::for_each_mapping(|leaf| {
+            if leaf.flags.contains(PageFlags::WRITE) && leaf.flags.contains(PageFlags::EXECUTE) {
+                offenders += 1;
+            }
+        })
+        .expect("table");
+        assert_eq!(offenders, 0, "W+X mappings in the kernel table");
+    }
+}
+
+crate::ktest! {
+    fn regions_cover_boot_mappings() {
+        let sp = crate::arch::stack_pointer();
+        let stack = find_region(VirtAddr::new(sp)).expect("stack region");
+        assert_eq!(stack.kind, RegionKind::Stack);
+        assert!(!stack.is_guard(VirtAddr::new(sp)));
+        let per_cpu = crate::arch::thread_pointer();
+        assert_eq!(find_region(VirtAddr::new(per_cpu)).map(|r| r.kind), Some(RegionKind::PhysicalMemory));
+        // Every leaf of the kernel table lies in a known region. Collect
+        // the leaves first (without allocating under the table lock), then
+        // look each up (the region lock comes before the table lock).
+        let mut outside = 0usize;
+        let mut first_outside = 0usize;
+        let mut count = 0usize;
+        space::for_each_mapping(|_| count += 1).expect("table");
+        let mut leaves = Vec::with_capacity(count + 16);
+        space::for_each_mapping(|leaf| {
+            if leaves.len() < leaves.capacity() {
+                leaves.push(leaf);
+            }
+        })
+        .expect("table");
+        for leaf in &leaves {
+            if find_region(leaf.va).is_none() {
+                if outside == 0 {
+                    first_outside = leaf.va.as_usize();
+                }
+                outside += 1;
+            }
+        }
+        assert_eq!(outside, 0, "leaf at {first_outside:#x} outside every region");
+    }
+}
+
+crate::ktest! {
+    fn kernel_stack_is_usable_and_freed() {
+        let before = stats().frames_free;
+        let stack = alloc_kernel_stack(16 * 1024).expect("stack");
+        assert_eq!(stack.len_bytes(), 16 * 1024);
+        assert_eq!(stack.top() % 16, 0);
+        for address in (stack.bottom()..stack.top()).step_by(8) {
+            // SAFETY: the whole usable range is mapped read-write and ours.
+            unsafe { core::ptr::with_exposed_provenance_mut::<u64>(address).write_volatile(address as u64) };
+        }
+        let (guard_start, guard_end) = stack.guard();
+        assert_eq!(guard_end - guard_start, PAGE_SIZE);
+        assert_eq!(translate(VirtAddr::new(guard_start)), None, "guard page is unmapped");
+        assert!(stats().frames_free < before);
+        drop(stack);
+        assert_eq!(stats().frames_free, before, "stack frames returned");
+        assert_eq!(alloc_kernel_stack(0).map(|_| ()), Err(MemError::InvalidSize));
+        assert_eq!(alloc_kernel_stack(1 << 40).map(|_| ()), Err(MemError::InvalidSize));
+    }
+}
+
+crate::ktest! {
+    fn kernel_stack_guard_hit_is_reported_as_overflow() {
+        let stack = alloc_kernel_stack(8 * 1024).expect("stack");
+        let (_, guard_end) = stack.guard();
+        let below = guard_end - 8;
+        let fault = catch_fault(|| {
+            // SAFETY: deliberately writes just below the stack, into its
+            // guard page; the fault is expected and recovered.
+            unsafe { core::ptr::with_exposed_provenance_mut::<u64>(below).write_volatile(0) };
+        })
+        .expect_err("guard page faults");
+        assert!(fault.is_store_page_fault());
+        assert_eq!(fault.address, below);
+        match classify_fault(fault.address) {
+            Some(super::FaultKind::StackOverflow(region)) => assert_eq!(region.kind, RegionKind::Stack),
+            other => panic!("guard hit classified as {other:?}"),
+        }
+        // The boot hart's own stack guard is classified the same way.
+        let sp = crate::arch::stack_pointer();
+        let own = find_region(VirtAddr::new(sp)).expect("own stack");
+        assert!(matches!(classify_fault(own.start.as_usize()), Some(super::FaultKind::StackOverflow(_))));
+    }
+}
+
+crate::ktest! {
+    fn loader_memory_was_reclaimed() {
+        let info = crate::boot::info().expect("boot info");
+        // No lower-half mapping is left in the kernel table.
+        let mut lower = 0usize;
+        space::for_each_mapping(|leaf| {
+            if leaf.va.as_usize() >> 63 == 0 {
+                lower += 1;
+            }
+        })
+        .expect("table");
+        assert_eq!(lower, 0, "the loader's identity map is gone");
+        // Whole frames of loader memory are managed and (mostly) free now.
+        let mut loader_frames = 0u64;
+        for region in info.memory_map.regions().iter().filter(|r| r.kind == hypha_boot_info::MemoryKind::LOADER) {
+            loader_frames += region.len_bytes / PAGE_SIZE as u64;
+        }
+        assert!(loader_frames > 0, "the loader reported its memory");
+        assert_eq!(super::reclaim_loader_memory(), Ok(0), "reclaiming twice does nothing");
+    }
+}
