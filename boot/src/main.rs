@@ -157,7 +157,10 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
             }
         }
     }
-    map.mark(info.fdt_physical, info.fdt_len_bytes, MemoryKind::FDT)?;
+    // Whole pages, so every usable region stays page-aligned.
+    let fdt_start = info.fdt_physical & !0xfff;
+    let fdt_end = (info.fdt_physical + info.fdt_len_bytes).div_ceil(4096) * 4096;
+    map.mark(fdt_start, fdt_end - fdt_start, MemoryKind::FDT)?;
     map.mark(loader_start, loader_end - loader_start, MemoryKind::LOADER)?;
     let ram_end = map.regions().last().map_or(0, MemoryRegion::end);
 

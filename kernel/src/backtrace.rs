@@ -15,11 +15,20 @@ use crate::percpu::PerCpu;
 const MAX_FRAMES: usize = 48;
 
 fn on_a_stack(per_cpu: &PerCpu, address: usize) -> bool {
-    [per_cpu.stack, per_cpu.trap_stack].iter().any(|&(bottom, top)| address > bottom && address <= top)
+    stack_of(per_cpu, address) < 2
 }
 
-/// Calls `visit` with each return address (runtime) from frame pointer `fp` up.
-pub fn walk(mut fp: usize, mut visit: impl FnMut(usize)) {
+/// Which of this hart's stacks `address` is on (0 kernel, 1 trap, 2 neither).
+fn stack_of(per_cpu: &PerCpu, address: usize) -> usize {
+    [per_cpu.stack, per_cpu.trap_stack]
+        .iter()
+        .position(|&(bottom, top)| address > bottom && address <= top)
+        .unwrap_or(2)
+}
+
+/// Calls `visit(return address, frame pointer)` (runtime addresses) for
+/// each frame from frame pointer `fp` up.
+pub fn walk(mut fp: usize, mut visit: impl FnMut(usize, usize)) {
     let per_cpu = crate::percpu::current();
     for _ in 0..MAX_FRAMES {
         if fp % 8 != 0 || !on_a_stack(per_cpu, fp) || !on_a_stack(per_cpu, fp - 16) {
@@ -34,9 +43,9 @@ pub fn walk(mut fp: usize, mut visit: impl FnMut(usize)) {
         if return_address == 0 {
             break;
         }
-        visit(return_address);
-        if previous <= fp {
-            break; // frames only go up the stack
+        visit(return_address, fp);
+        if previous <= fp && stack_of(per_cpu, previous) == stack_of(per_cpu, fp) {
+            break; // on one stack, frames only go up; a trap record may switch stacks
         }
         fp = previous;
     }
@@ -47,7 +56,7 @@ pub fn walk(mut fp: usize, mut visit: impl FnMut(usize)) {
 pub fn print_current() {
     let slide = crate::boot::kaslr_slide();
     let mut index = 0;
-    walk(crate::arch::frame_pointer(), |address| {
+    walk(crate::arch::frame_pointer(), |address, _| {
         crate::console::print_emergency(format_args!("backtrace: #{index} {:#018x}\n", address.wrapping_sub(slide)));
         index += 1;
     });

@@ -34,6 +34,12 @@ pub unsafe fn init(plic: usize, contexts: [Option<usize>; hypha_boot_info::MAX_H
     WIRING.set(Wiring { plic, contexts, uart_irq });
 }
 
+/// Whether source `irq` is enabled for PLIC `context`.
+#[must_use]
+pub fn is_enabled(context: usize, irq: u32) -> bool {
+    WIRING.get().is_some_and(|wiring| wiring.plic.is_enabled(context, irq))
+}
+
 /// Lets external interrupts reach this hart.
 pub fn start_on_this_hart() {
     crate::arch::csr::enable_interrupt_sources(crate::arch::csr::SEI);

@@ -10,6 +10,8 @@ pub enum Message {
     Ping = 1,
     /// Stop for good: another hart panicked.
     Halt = 2,
+    /// Run the function in `PerCpu::call` (see [`run_on`]).
+    Call = 4,
 }
 
 /// Why an IPI was not sent.
@@ -19,6 +21,8 @@ pub enum IpiError {
     NoSuchHart(usize),
     /// The firmware refused.
     Sbi(crate::arch::sbi::SbiError),
+    /// The hart has not yet run the previous function sent to it.
+    Busy(usize),
 }
 
 /// Sends `message` to the hart with id `hart_id`.
@@ -30,6 +34,23 @@ pub fn send(hart_id: usize, message: Message) -> Result<(), IpiError> {
     let target = crate::percpu::all().find(|per_cpu| per_cpu.hart_id == hart_id).ok_or(IpiError::NoSuchHart(hart_id))?;
     target.ipi_messages.fetch_or(message as usize, Ordering::AcqRel);
     crate::arch::sbi::send_ipi(1, hart_id).map_err(IpiError::Sbi)
+}
+
+/// Runs `function` on the hart with id `hart_id`, in its IPI handler
+/// (interrupts off, on its trap stack). Returns once the IPI is sent, not
+/// when `function` has run.
+///
+/// # Errors
+///
+/// [`IpiError::Busy`] if the hart still has a function pending, or what
+/// [`send`] reports.
+pub fn run_on(hart_id: usize, function: fn()) -> Result<(), IpiError> {
+    let target = crate::percpu::all().find(|per_cpu| per_cpu.hart_id == hart_id).ok_or(IpiError::NoSuchHart(hart_id))?;
+    target
+        .call
+        .compare_exchange(0, function as usize, Ordering::AcqRel, Ordering::Acquire)
+        .map_err(|_| IpiError::Busy(hart_id))?;
+    send(hart_id, Message::Call)
 }
 
 /// Enables IPIs on this hart.
@@ -45,6 +66,15 @@ pub fn handle() {
     let messages = per_cpu.ipi_messages.swap(0, Ordering::AcqRel);
     if messages & Message::Halt as usize != 0 {
         crate::arch::halt();
+    }
+    if messages & Message::Call as usize != 0 {
+        let address = per_cpu.call.swap(0, Ordering::AcqRel);
+        if address != 0 {
+            // SAFETY: `run_on` is the only writer of `call`, and it stores
+            // the address of a `fn()`.
+            let function: fn() = unsafe { core::mem::transmute::<usize, fn()>(address) };
+            function();
+        }
     }
 }
 

@@ -120,6 +120,17 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     );
     log::debug!("bootargs: {}", platform.bootargs);
 
+    // Every hart the loader started runs on the loader's identity mapping
+    // until it enters the kernel; wait until all have (they register in
+    // `percpu::init` first thing) so `mem::init` may reclaim the loader.
+    let started = info.harts().unwrap_or(&[]).iter().filter(|hart| hart.started != 0).count();
+    let deadline = time::now_ticks() + time::ms_to_ticks(2000);
+    while percpu::online_count() < started && time::now_ticks() < deadline {
+        core::hint::spin_loop();
+    }
+    if percpu::online_count() < started {
+        log::error!("only {} of {started} started harts entered the kernel", percpu::online_count());
+    }
     mem::init(info);
 
     timer::init(platform.sstc);
@@ -143,7 +154,7 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     HARTS_UP.fetch_add(1, Ordering::AcqRel);
     BOOT_HART_READY.store(true, Ordering::Release);
 
-    let expected = info.harts().unwrap_or(&[]).iter().filter(|hart| hart.started != 0).count();
+    let expected = started;
     let deadline = time::now_ticks() + time::ms_to_ticks(2000);
     while HARTS_UP.load(Ordering::Acquire) < expected && time::now_ticks() < deadline {
         core::hint::spin_loop();
@@ -164,6 +175,9 @@ fn secondary_hart_main() -> ! {
     while !BOOT_HART_READY.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
+    // The boot hart may have changed the page table (reclaiming the
+    // loader's identity mapping) while we waited.
+    arch::csr::flush_tlb();
     start_interrupts_on_this_hart();
     println!("boot: hart {} online", percpu::current().hart_id);
     HARTS_UP.fetch_add(1, Ordering::AcqRel);

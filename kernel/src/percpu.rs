@@ -26,6 +26,8 @@ pub struct PerCpu {
     pub external_interrupts: AtomicU64,
     /// Pending IPI messages (bit set of `ipi::Message`).
     pub ipi_messages: AtomicUsize,
+    /// A function the next `Call` IPI runs on this hart (address, 0 = none).
+    pub call: AtomicUsize,
     /// When the running ktest times out (`time` ticks, 0 = none).
     pub test_deadline: AtomicU64,
     /// The registered fault recovery point (null = none).
@@ -64,6 +66,7 @@ pub unsafe fn init(hart: &HartInfo, index: usize) -> &'static PerCpu {
         ipis: AtomicU64::new(0),
         external_interrupts: AtomicU64::new(0),
         ipi_messages: AtomicUsize::new(0),
+        call: AtomicUsize::new(0),
         test_deadline: AtomicU64::new(0),
         recovery: AtomicPtr::new(core::ptr::null_mut()),
         last_fault: [const { AtomicUsize::new(0) }; 3],

@@ -58,6 +58,13 @@ impl Plic {
         self.write(offset, if enabled { value | bit } else { value & !bit });
     }
 
+    /// Whether source `irq` is enabled for `context`.
+    #[must_use]
+    pub fn is_enabled(&self, context: usize, irq: u32) -> bool {
+        let offset = ENABLE + context * ENABLE_STRIDE + 4 * (irq as usize / 32);
+        self.read(offset) & (1 << (irq % 32)) != 0
+    }
+
     /// Sets `context`'s priority threshold (interrupts at or below are masked).
     pub fn set_threshold(&self, context: usize, threshold: u32) {
         self.write(CONTEXT + context * CONTEXT_STRIDE + THRESHOLD, threshold);

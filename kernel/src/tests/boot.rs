@@ -118,3 +118,11 @@ ktest! {
         }
     }
 }
+
+ktest! {
+    fn paging_mode_matches_the_handoff() {
+        let info = crate::boot::info().expect("boot info is set");
+        let satp = crate::arch::csr::read_satp();
+        assert_eq!(satp >> 60, info.paging_mode.0);
+    }
+}

@@ -133,3 +133,92 @@ ktest! {
         assert!(waited_ms <= 5 * crate::timer::TICK_MS, "waited {waited_ms} ms for a tick");
     }
 }
+
+ktest! {
+    fn functions_run_on_every_hart_through_ipis() {
+        use core::sync::atomic::AtomicUsize;
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        fn mark() {
+            SEEN.fetch_or(1 << crate::percpu::current().index, Ordering::AcqRel);
+        }
+        SEEN.store(0, Ordering::Release);
+        let mut expected = 0;
+        for per_cpu in crate::percpu::all() {
+            crate::ipi::run_on(per_cpu.hart_id, mark).expect("IPI sent");
+            expected |= 1 << per_cpu.index;
+        }
+        assert!(wait_until(1000, || SEEN.load(Ordering::Acquire) == expected), "ran on {:#b}, expected {expected:#b}", SEEN.load(Ordering::Acquire));
+    }
+}
+
+ktest! {
+    fn spin_lock_excludes_other_harts() {
+        // Every hart does a non-atomic read-modify-write under the lock;
+        // a lost update means two harts were inside at once.
+        use core::sync::atomic::AtomicUsize;
+        const ROUNDS: usize = 2000;
+        static COUNTER: crate::sync::SpinLock<usize> = crate::sync::SpinLock::new(0);
+        static DONE: AtomicUsize = AtomicUsize::new(0);
+        fn hammer() {
+            for _ in 0..ROUNDS {
+                let mut guard = COUNTER.lock();
+                let value = core::hint::black_box(*guard);
+                core::hint::spin_loop();
+                *guard = value + 1;
+            }
+            DONE.fetch_add(1, Ordering::AcqRel);
+        }
+        *COUNTER.lock() = 0;
+        DONE.store(0, Ordering::Release);
+        let me = crate::percpu::current().hart_id;
+        let others: usize = crate::percpu::all().filter(|per_cpu| per_cpu.hart_id != me).map(|per_cpu| {
+            crate::ipi::run_on(per_cpu.hart_id, hammer).expect("IPI sent");
+            1
+        }).sum();
+        hammer();
+        assert!(wait_until(5000, || DONE.load(Ordering::Acquire) == others + 1));
+        assert_eq!(*COUNTER.lock(), (others + 1) * ROUNDS);
+    }
+}
+
+ktest! {
+    fn uart_interrupt_is_routed_to_the_boot_hart() {
+        let platform = crate::platform().expect("platform is read");
+        let (_, irq) = platform.uart.expect("a UART");
+        let context = platform.plic_contexts[crate::percpu::current().hart_id].expect("a PLIC context");
+        assert!(crate::interrupts::is_enabled(context, irq), "UART irq {irq} not enabled for context {context}");
+        for (hart, other) in platform.plic_contexts.iter().enumerate() {
+            if let Some(other) = other && hart != crate::percpu::current().hart_id {
+                assert!(!crate::interrupts::is_enabled(*other, irq));
+            }
+        }
+    }
+}
+
+ktest! {
+    fn interrupt_handlers_run_on_the_trap_stack_and_backtraces_cross_it() {
+        // Run a function in another hart's IPI handler: it must be on that
+        // hart's trap stack, and a backtrace from it must continue through
+        // the trap frame record into the interrupted code on the kernel stack.
+        use core::sync::atomic::AtomicUsize;
+        static RESULT: AtomicUsize = AtomicUsize::new(0);
+        fn probe() {
+            let per_cpu = crate::percpu::current();
+            let sp = crate::arch::stack_pointer();
+            let on_trap_stack = sp > per_cpu.trap_stack.0 && sp <= per_cpu.trap_stack.1;
+            let mut crossed = false;
+            crate::backtrace::walk(crate::arch::frame_pointer(), |_, fp| {
+                crossed |= fp > per_cpu.stack.0 && fp <= per_cpu.stack.1;
+            });
+            RESULT.store(1 | usize::from(on_trap_stack) << 1 | usize::from(crossed) << 2, Ordering::Release);
+        }
+        let me = crate::percpu::current().hart_id;
+        let target = crate::percpu::all().find(|per_cpu| per_cpu.hart_id != me).unwrap_or(crate::percpu::current());
+        RESULT.store(0, Ordering::Release);
+        crate::ipi::run_on(target.hart_id, probe).expect("IPI sent");
+        assert!(wait_until(1000, || RESULT.load(Ordering::Acquire) != 0), "probe never ran");
+        let result = RESULT.load(Ordering::Acquire);
+        assert!(result & 2 != 0, "handler was not on hart {}'s trap stack", target.hart_id);
+        assert!(result & 4 != 0, "backtrace did not cross into the interrupted kernel stack");
+    }
+}

@@ -24,7 +24,8 @@ ktest! {
 
 ktest! {
     fn write_to_kernel_text_is_caught() {
-        let target = write_to_kernel_text_is_caught as *const () as *mut u32;
+        // A byte pointer: code is only 2-byte aligned (compressed instructions).
+        let target = write_to_kernel_text_is_caught as *const () as *mut u8;
         let fault = catch_fault(|| {
             // SAFETY: the code page is mapped R+X only; the write faults.
             unsafe { core::ptr::write_volatile(target, 0) };
@@ -142,7 +143,7 @@ ktest! {
 fn backtrace_depth(levels: usize) -> usize {
     if levels == 0 {
         let mut count = 0;
-        crate::backtrace::walk(crate::arch::frame_pointer(), |_| count += 1);
+        crate::backtrace::walk(crate::arch::frame_pointer(), |_, _| count += 1);
         count
     } else {
         core::hint::black_box(backtrace_depth(levels - 1)) + 0
@@ -162,7 +163,7 @@ ktest! {
     fn backtrace_addresses_are_inside_the_kernel_image() {
         let info = crate::boot::info().expect("boot info is set");
         let mut addresses = 0;
-        crate::backtrace::walk(crate::arch::frame_pointer(), |address| {
+        crate::backtrace::walk(crate::arch::frame_pointer(), |address, _| {
             let address = address as u64;
             assert!(address >= info.kernel_virtual_base && address < info.kernel_virtual_base + info.kernel_len_bytes);
             addresses += 1;
