@@ -31,15 +31,17 @@ fn stack_of(per_cpu: &PerCpu, address: usize) -> usize {
 pub fn walk(mut fp: usize, mut visit: impl FnMut(usize, usize)) {
     let per_cpu = crate::percpu::current();
     for _ in 0..MAX_FRAMES {
-        if fp % 8 != 0 || !on_a_stack(per_cpu, fp) || !on_a_stack(per_cpu, fp - 16) {
+        if !fp.is_multiple_of(8) || !on_a_stack(per_cpu, fp) || !on_a_stack(per_cpu, fp - 16) {
             break;
         }
         let record = core::ptr::with_exposed_provenance::<usize>(fp - 16);
         // SAFETY: `fp - 16 .. fp` lies inside this hart's (mapped) kernel or
         // trap stack, checked just above, and is 8-byte aligned.
         let previous = unsafe { record.read() };
-        // SAFETY: as above, for the word at `fp - 8`.
-        let return_address = unsafe { record.add(1).read() };
+        // SAFETY: as above, for the word at `fp - 8` (inside the same checked range).
+        let return_address = unsafe { record.add(1) };
+        // SAFETY: as above.
+        let return_address = unsafe { return_address.read() };
         if return_address == 0 {
             break;
         }

@@ -35,6 +35,7 @@ pub unsafe fn init(plic: usize, contexts: [Option<usize>; hypha_boot_info::MAX_H
 }
 
 /// Whether source `irq` is enabled for PLIC `context`.
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests read enables back"))]
 #[must_use]
 pub fn is_enabled(context: usize, irq: u32) -> bool {
     WIRING.get().is_some_and(|wiring| wiring.plic.is_enabled(context, irq))

@@ -44,6 +44,7 @@ pub fn send(hart_id: usize, message: Message) -> Result<(), IpiError> {
 ///
 /// [`IpiError::Busy`] if the hart still has a function pending, or what
 /// [`send`] reports.
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "no caller outside the in-kernel tests yet (the scheduler will wake harts with it)"))]
 pub fn run_on(hart_id: usize, function: fn()) -> Result<(), IpiError> {
     let target = crate::percpu::all().find(|per_cpu| per_cpu.hart_id == hart_id).ok_or(IpiError::NoSuchHart(hart_id))?;
     target

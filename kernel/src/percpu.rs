@@ -49,7 +49,7 @@ static ONLINE_COUNT: AtomicUsize = AtomicUsize::new(0);
 pub unsafe fn init(hart: &HartInfo, index: usize) -> &'static PerCpu {
     let address = crate::arch::thread_pointer();
     let len = usize::try_from(hart.per_cpu_len_bytes).unwrap_or(0);
-    if address == 0 || len < size_of::<PerCpu>() || address % align_of::<PerCpu>() != 0 {
+    if address == 0 || len < size_of::<PerCpu>() || !address.is_multiple_of(align_of::<PerCpu>()) {
         // Nothing to report with yet; the boot checks print this.
         crate::arch::halt();
     }

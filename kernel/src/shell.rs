@@ -8,7 +8,8 @@ const HELP: &str = "\
 commands:
   help          this list
   mem           physical memory map and allocator statistics
-  cpus          harts with their interrupt counts
+  cpus          harts with their interrupt counts (each is pinged by IPI)
+  peek ADDR     read the 64-bit word at virtual address ADDR (hex), faults reported
   uptime        time since the kernel started
   log LEVEL     set the log level (off, error, warn, info, debug, trace)
   panic         panic the kernel (shows a backtrace, exits QEMU with failure)
@@ -32,11 +33,9 @@ pub fn run() -> ! {
                 len = 0;
                 crate::print!("{PROMPT}");
             }
-            0x08 | 0x7f => {
-                if len > 0 {
-                    len -= 1;
-                    crate::print!("\x08 \x08");
-                }
+            0x08 | 0x7f if len > 0 => {
+                len -= 1;
+                crate::print!("\x08 \x08");
             }
             0x20..=0x7e if len < line.len() => {
                 line[len] = byte;
@@ -55,6 +54,8 @@ fn execute(command: &str) {
         (Some("help"), _) => crate::println!("{HELP}"),
         (Some("mem"), _) => mem(),
         (Some("cpus"), _) => cpus(),
+        (Some("peek"), Some(address)) => peek(address),
+        (Some("peek"), None) => crate::println!("usage: peek ADDRESS (hex)"),
         (Some("uptime"), _) => {
             let us = crate::time::uptime_us();
             crate::println!("up {}.{:06} s", us / 1_000_000, us % 1_000_000);
@@ -96,14 +97,51 @@ fn mem() {
 }
 
 fn cpus() {
+    use core::sync::atomic::Ordering::{Acquire, Relaxed};
     for per_cpu in crate::percpu::all() {
+        // Ping it and wait briefly for the IPI to be taken.
+        let before = per_cpu.ipis.load(Acquire);
+        let sent = crate::ipi::send(per_cpu.hart_id, crate::ipi::Message::Ping).is_ok();
+        let deadline = crate::time::now_ticks() + crate::time::ms_to_ticks(100);
+        while sent && per_cpu.ipis.load(Acquire) == before && crate::time::now_ticks() < deadline {
+            core::hint::spin_loop();
+        }
+        let answered = per_cpu.ipis.load(Acquire) != before;
         crate::println!(
-            "hart {} (index {}): {} timer ticks, {} IPIs, {} external interrupts",
+            "hart {} (index {}): {}, {} timer ticks, {} IPIs, {} external interrupts",
             per_cpu.hart_id,
             per_cpu.index,
-            per_cpu.timer_ticks.load(core::sync::atomic::Ordering::Relaxed),
-            per_cpu.ipis.load(core::sync::atomic::Ordering::Relaxed),
-            per_cpu.external_interrupts.load(core::sync::atomic::Ordering::Relaxed),
+            if answered { "answers IPIs" } else { "DOES NOT ANSWER" },
+            per_cpu.timer_ticks.load(Relaxed),
+            per_cpu.ipis.load(Relaxed),
+            per_cpu.external_interrupts.load(Relaxed),
         );
+    }
+}
+
+fn peek(text: &str) {
+    let Ok(address) = usize::from_str_radix(text.trim_start_matches("0x"), 16) else {
+        crate::println!("`{text}` is not a hexadecimal address");
+        return;
+    };
+    if !address.is_multiple_of(8) {
+        crate::println!("{address:#x} is not 8-byte aligned");
+        return;
+    }
+    let mut value = 0u64;
+    let pointer = core::ptr::with_exposed_provenance::<u64>(address);
+    let result = crate::trap::catch_fault(|| {
+        // SAFETY: not known to be valid: the address is whatever the user
+        // typed. A fault is caught and reported instead of ending the kernel;
+        // a successful read of mapped memory is a plain aligned load.
+        value = unsafe { core::ptr::read_volatile(pointer) };
+    });
+    match result {
+        Ok(()) => crate::println!("{address:#x}: {value:#018x}"),
+        Err(fault) => crate::println!(
+            "{address:#x}: {} (stval {:#x})",
+            crate::trap::exception_name(fault.cause),
+            fault.address
+        ),
     }
 }

@@ -119,7 +119,9 @@ impl<T> Once<T> {
             return None;
         }
         // SAFETY: READY was published after the value was written, and it
-        // is never written again.
-        Some(unsafe { (*self.value.get()).assume_init_ref() })
+        // is never written again, so a shared reference to it is sound.
+        let value = unsafe { &*self.value.get() };
+        // SAFETY: READY means the value was initialised.
+        Some(unsafe { value.assume_init_ref() })
     }
 }

@@ -44,6 +44,7 @@ pub fn uptime_us() -> u64 {
 }
 
 /// Spins (with `wfi` when interrupts are on) until `ms` milliseconds pass.
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests wait on time so far"))]
 pub fn delay_ms(ms: u64) {
     let deadline = now_ticks() + ms_to_ticks(ms);
     while now_ticks() < deadline {

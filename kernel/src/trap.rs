@@ -21,6 +21,7 @@ pub struct Fault {
 impl Fault {
     /// Whether this is a store/AMO page fault (a write to a page that is
     /// not writable, or not mapped).
+    #[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests classify faults so far"))]
     #[must_use]
     pub const fn is_store_page_fault(&self) -> bool {
         self.cause == 15
@@ -57,7 +58,7 @@ pub const fn exception_name(cause: usize) -> &'static str {
 
 fn is_guard_page_hit(address: usize) -> bool {
     let per_cpu = crate::percpu::current();
-    let guard = hypha_boot_info::layout::GUARD_LEN as usize;
+    let guard = usize::try_from(hypha_boot_info::layout::GUARD_LEN).unwrap_or(0);
     [per_cpu.stack.0, per_cpu.trap_stack.0].iter().any(|&bottom| address < bottom && address >= bottom - guard)
 }
 

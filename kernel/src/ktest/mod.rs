@@ -29,6 +29,7 @@ mod runner;
 pub use runner::{current, run};
 
 /// Default per-test timeout, enforced by the timer interrupt.
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "used by `ktest!`, which only expands to tests with the feature"))]
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 /// One registered test.

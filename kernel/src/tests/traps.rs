@@ -146,7 +146,7 @@ fn backtrace_depth(levels: usize) -> usize {
         crate::backtrace::walk(crate::arch::frame_pointer(), |_, _| count += 1);
         count
     } else {
-        core::hint::black_box(backtrace_depth(levels - 1)) + 0
+        core::hint::black_box(backtrace_depth(levels - 1))
     }
 }
 

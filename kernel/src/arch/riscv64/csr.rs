@@ -44,6 +44,7 @@ pub fn disable_interrupts() -> bool {
 }
 
 /// Whether interrupts are enabled on this hart.
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests ask so far"))]
 #[inline]
 #[must_use]
 pub fn interrupts_enabled() -> bool {
@@ -91,11 +92,4 @@ pub fn read_satp() -> u64 {
 pub fn flush_tlb() {
     // SAFETY: a TLB flush only makes later accesses re-walk the tables.
     unsafe { core::arch::asm!("sfence.vma", options(nostack)) };
-}
-
-/// Flushes this hart's TLB entries for the page holding `address`.
-#[inline]
-pub fn flush_tlb_page(address: usize) {
-    // SAFETY: as `flush_tlb`, for one page.
-    unsafe { core::arch::asm!("sfence.vma {0}, zero", in(reg) address, options(nostack)) };
 }

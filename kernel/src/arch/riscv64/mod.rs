@@ -20,6 +20,7 @@ pub fn frame_pointer() -> usize {
 }
 
 /// Reads the stack pointer.
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests look at sp so far"))]
 #[inline(always)]
 #[must_use]
 pub fn stack_pointer() -> usize {

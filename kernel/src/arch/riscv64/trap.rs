@@ -157,7 +157,7 @@ hypha_trap_entry:
 );
 
 const _: () = assert!(core::mem::size_of::<TrapFrame>() == 38 * 8);
-const _: () = assert!(core::mem::size_of::<TrapFrame>() % 16 == 0);
+const _: () = assert!(core::mem::size_of::<TrapFrame>().is_multiple_of(16));
 
 unsafe extern "C" {
     fn hypha_trap_entry();
