@@ -45,6 +45,12 @@ impl Grower {
         if wanted > grower.reserved_end - mapped_end {
             return Err(MemError::OutOfAddressSpace);
         }
+        // Fail fast when the frames cannot possibly suffice, instead of
+        // mapping all free memory and rolling it back.
+        let (_, free_frames) = super::frames::counts();
+        if wanted / PAGE_SIZE > free_frames {
+            return Err(MemError::OutOfMemory);
+        }
         space::map_new_memory(VirtAddr::new(mapped_end), wanted, space::KERNEL_RW)?;
         let new_end = mapped_end + wanted;
         let base: *mut u8 = core::ptr::with_exposed_provenance_mut(grower.start);
