@@ -99,8 +99,11 @@ pub fn try_init(boot_info: &'static BootInfo) -> Result<(), MemError> {
     // bookkeeping is reached through the physical map.
     space::init(boot_info)?;
     frames::init(boot_info)?;
+    log::debug!("mem: frame allocator ready");
     heap::init()?;
+    log::debug!("mem: heap ready");
     space::init_layout(boot_info)?;
+    log::debug!("mem: address-space layout ready");
     Ok(())
 }
 
