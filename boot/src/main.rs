@@ -136,6 +136,8 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
     info.timebase_frequency_hz = machine.timebase_hz;
     info.fdt_physical = fdt_address as u64;
     info.fdt_len_bytes = machine.fdt.total_size() as u64;
+    info.console_uart_physical = machine.uart.map_or(0, |uart| uart as u64);
+    info.test_device_physical = machine.test_device.map_or(0, |device| device as u64);
 
     // --- memory map ---
     let map = &mut info.memory_map;

@@ -82,31 +82,28 @@ extern "C" fn kernel_entry(hart_id: usize, boot_info_address: usize, entry_ticks
 
 fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     time::init(info.timebase_frequency_hz, entry_ticks);
-    let platform = match platform::Platform::read(info) {
-        Ok(platform) => platform,
-        Err(error) => {
-            let _ = error;
-            arch::sbi::debug_console_write(b"kernel: cannot read the device tree\n");
-            arch::sbi::shutdown(true);
-            arch::halt()
-        }
-    };
-    if let Some(test_device) = platform.test_device {
-        // SAFETY: the device tree names the test device here; the physical
-        // map covers MMIO below RAM.
+    // The loader found the console and the test device in the device tree
+    // already; use them before parsing it again ourselves.
+    if let Ok(test_device @ 1..) = usize::try_from(info.test_device_physical) {
+        // SAFETY: the loader read this address from the device tree's
+        // sifive,test0 node; the physical map covers MMIO below RAM.
         unsafe { drivers::sifive_test::init(boot::physical_to_virtual(test_device)) };
     }
-    if let Some((uart, _)) = platform.uart {
-        // SAFETY: the device tree names a ns16550a here; nothing else
-        // drives it once the loader is gone.
+    if let Ok(uart @ 1..) = usize::try_from(info.console_uart_physical) {
+        // SAFETY: the loader read this address from the device tree's
+        // ns16550a node and no longer drives it.
         unsafe { console::init(boot::physical_to_virtual(uart)) };
     }
+    println!("boot: console ready after {} us", time::ticks_to_us(time::now_ticks() - entry_ticks));
+    let platform = match platform::Platform::read(info) {
+        Ok(platform) => platform,
+        Err(error) => panic!("cannot read the device tree: {error}"),
+    };
     let level = match bootargs::value(platform.bootargs, "log") {
         Some(name) => logger::parse_level(name).unwrap_or(log::LevelFilter::Info),
         None => log::LevelFilter::Info,
     };
     logger::init(level);
-    println!("boot: console ready after {} us", time::ticks_to_us(time::now_ticks() - entry_ticks));
     log::info!(
         "kernel at {:#x} (link {:#x}, slide {:#x}, kaslr seed {:#x}{}), Sv{}, RAM mapped at {:#x}, timer {}",
         info.kernel_virtual_base,

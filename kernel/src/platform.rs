@@ -64,6 +64,7 @@ impl Platform {
         let plic = plic_node.as_ref().and_then(node_reg);
         let mut plic_contexts = [None; MAX_HARTS];
         if let Some(plic_node) = &plic_node {
+            let controllers = interrupt_controllers(&fdt);
             // interrupts-extended: (controller phandle, interrupt) per context.
             let words = plic_node
                 .property("interrupts-extended")
@@ -75,9 +76,8 @@ impl Platform {
                 pair[position % 2] = word;
                 if position % 2 == 1 && pair[1] == S_EXTERNAL_INTERRUPT {
                     let context = position / 2;
-                    if let Some(hart) = hart_of_interrupt_controller(&fdt, pair[0])
-                        && let Some(slot) = plic_contexts.get_mut(hart)
-                    {
+                    let hart = controllers.iter().flatten().find(|(phandle, _)| *phandle == pair[0]).map(|(_, hart)| *hart);
+                    if let Some(slot) = hart.and_then(|hart| plic_contexts.get_mut(hart)) {
                         *slot = Some(context);
                     }
                 }
@@ -96,14 +96,19 @@ impl Platform {
     }
 }
 
-/// The hart id whose `interrupt-controller` child has `phandle`.
-fn hart_of_interrupt_controller(fdt: &Fdt<'_>, phandle: u32) -> Option<usize> {
-    fdt.find_node("/cpus")?.children().find_map(|cpu| {
+/// `(phandle, hart id)` of each hart's interrupt controller, read in one
+/// pass over `/cpus`.
+fn interrupt_controllers(fdt: &Fdt<'_>) -> [Option<(u32, usize)>; MAX_HARTS * 2] {
+    let mut controllers = [None; MAX_HARTS * 2];
+    let Some(cpus) = fdt.find_node("/cpus") else { return controllers };
+    let found = cpus.children().filter_map(|cpu| {
+        let hart = cpu.reg()?.next()?.starting_address as usize;
         let controller = cpu.children().find(|child| child.name.starts_with("interrupt-controller"))?;
-        let own = controller.property("phandle").and_then(|property| property.as_usize())?;
-        if u32::try_from(own).ok()? != phandle {
-            return None;
-        }
-        cpu.reg()?.next().map(|region| region.starting_address as usize)
-    })
+        let phandle = controller.property("phandle").and_then(|property| property.as_usize())?;
+        Some((u32::try_from(phandle).ok()?, hart))
+    });
+    for (slot, entry) in controllers.iter_mut().zip(found) {
+        *slot = Some(entry);
+    }
+    controllers
 }

@@ -27,7 +27,7 @@ pub use memory_map::{MemoryKind, MemoryMap, MemoryMapError, MemoryRegion};
 /// `"HYPHABI1"` read as a little-endian `u64`.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"HYPHABI1");
 /// Bumped whenever the layout of [`BootInfo`] changes.
-pub const BOOT_INFO_VERSION: u32 = 1;
+pub const BOOT_INFO_VERSION: u32 = 2;
 /// How many harts the handoff can describe.
 pub const MAX_HARTS: usize = 16;
 /// How many bytes of the FDT `rng-seed` (or `kaslr-seed`) are passed on.
@@ -90,6 +90,12 @@ pub struct BootInfo {
     pub kaslr_seed_fixed: u32,
     /// The seed the KASLR base was derived from.
     pub kaslr_seed: u64,
+    /// Physical address of the 16550 console UART the loader used (0: none),
+    /// so the kernel can print before it parses the device tree.
+    pub console_uart_physical: u64,
+    /// Physical address of the SiFive test device (0: none), so even an
+    /// early failure can end the QEMU run with a status.
+    pub test_device_physical: u64,
 }
 
 /// What the loader set up for one hart.
@@ -212,6 +218,8 @@ impl BootInfo {
             rng_seed_len: 0,
             kaslr_seed_fixed: 0,
             kaslr_seed: 0,
+            console_uart_physical: 0,
+            test_device_physical: 0,
         }
     }
 

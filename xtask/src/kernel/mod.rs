@@ -81,19 +81,24 @@ pub(crate) fn run(options: &RunOptions) -> Result<()> {
             Ok(0) | Err(_) => break,
             Ok(count) => count,
         };
-        out.write_all(&buffer[..count]).context("writing to stdout")?;
-        out.flush().context("flushing stdout")?;
-        for &byte in &buffer[..count] {
-            if byte == b'\n' {
+        let mut chunk = &buffer[..count];
+        while !chunk.is_empty() {
+            // Up to and including the next newline, then that line's
+            // symbolised form (if it was a backtrace line).
+            let end = chunk.iter().position(|&byte| byte == b'\n').map_or(chunk.len(), |newline| newline + 1);
+            let (piece, rest) = chunk.split_at(end);
+            out.write_all(piece).context("writing to stdout")?;
+            line.extend_from_slice(piece);
+            if line.ends_with(b"\n") {
                 let text = String::from_utf8_lossy(&line);
                 if let Some(symbolized) = symbolizer.as_ref().and_then(|symbolizer| symbolizer.symbolize_line(text.trim_end())) {
                     write!(out, "{}\r\n", symbolized.replace('\n', "\r\n")).context("writing to stdout")?;
                 }
                 line.clear();
-            } else {
-                line.push(byte);
             }
+            chunk = rest;
         }
+        out.flush().context("flushing stdout")?;
     }
     let status = child.wait().context("waiting for QEMU")?;
     if !status.success() {
@@ -105,8 +110,9 @@ pub(crate) fn run(options: &RunOptions) -> Result<()> {
 fn report_sizes(image: &image::Image) {
     let size = |path: &PathBuf| std::fs::metadata(path).map_or(0, |metadata| metadata.len());
     eprintln!(
-        "xtask: loader image {} KiB (kernel ELF {} KiB embedded, with debug info)",
+        "xtask: loader image {} KiB (embeds the stripped kernel: {} KiB; unstripped: {} KiB)",
         size(&image.loader) / 1024,
+        size(&image.kernel.with_extension("stripped")) / 1024,
         size(&image.kernel) / 1024
     );
 }
