@@ -25,17 +25,24 @@ pub(super) fn init(boot_info: &BootInfo) -> Result<(), MemError> {
     let span_start = PhysAddr::new(first.start);
     let span_end = PhysAddr::new(last.end());
     let words = BuddyAllocator::metadata_words(span_start, span_end);
-    let metadata_bytes = u64::try_from(words * 8).map_err(|_| MemError::InvalidSize)?.div_ceil(PAGE) * PAGE;
+    let metadata_bytes = u64::try_from(words * 8)
+        .map_err(|_| MemError::InvalidSize)?
+        .div_ceil(PAGE)
+        * PAGE;
     let metadata_start = regions
         .iter()
         .filter(|region| region.kind == MemoryKind::USABLE)
         .map(|region| (region.start.div_ceil(PAGE) * PAGE, region.end()))
         .find(|&(start, end)| end.saturating_sub(start) >= metadata_bytes)
         .map(|(start, _)| start)
-        .ok_or(MemError::BadBootInfo("no usable region can hold the frame bitmaps"))?;
+        .ok_or(MemError::BadBootInfo(
+            "no usable region can hold the frame bitmaps",
+        ))?;
     let metadata_end = metadata_start + metadata_bytes;
 
-    let pointer = space::physmap().phys_to_ptr(PhysAddr::new(metadata_start)).cast::<u64>();
+    let pointer = space::physmap()
+        .phys_to_ptr(PhysAddr::new(metadata_start))
+        .cast::<u64>();
     // SAFETY: `[metadata_start, metadata_end)` lies inside a usable region
     // (RAM nobody uses yet), the loader maps all RAM read-write at the
     // physical-map offset, the start is page aligned (so u64 aligned), and

@@ -40,7 +40,8 @@ impl Grower {
         if grower.start == 0 {
             return Err(MemError::NotInitialized);
         }
-        let wanted = align_up(min_bytes.max(GROW_MIN_BYTES), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
+        let wanted =
+            align_up(min_bytes.max(GROW_MIN_BYTES), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
         let mapped_end = grower.mapped_end;
         if wanted > grower.reserved_end - mapped_end {
             return Err(MemError::OutOfAddressSpace);
@@ -74,7 +75,10 @@ impl Grower {
 
 impl OomHandler for Grower {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let needed = layout.size().saturating_add(layout.align()).saturating_add(GROW_SLACK_BYTES);
+        let needed = layout
+            .size()
+            .saturating_add(layout.align())
+            .saturating_add(GROW_SLACK_BYTES);
         Self::grow(talc, needed).map_err(|_| ())
     }
 }
@@ -122,7 +126,9 @@ unsafe impl GlobalAlloc for KernelHeap {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let Some(old) = NonNull::new(ptr) else { return null_mut() };
+        let Some(old) = NonNull::new(ptr) else {
+            return null_mut();
+        };
         let mut state = self.state.lock();
         if new_size > layout.size() {
             // SAFETY: the caller guarantees `ptr` is a live allocation of

@@ -24,11 +24,18 @@ const WAIT_FOR_HARTS_MS: u64 = 1000;
 /// (the memory then stays reserved).
 pub fn reclaim_loader_memory() -> Result<usize, MemError> {
     let info = crate::boot::info().ok_or(MemError::NotInitialized)?;
-    let expected = info.harts().unwrap_or(&[]).iter().filter(|hart| hart.started != 0).count();
+    let expected = info
+        .harts()
+        .unwrap_or(&[])
+        .iter()
+        .filter(|hart| hart.started != 0)
+        .count();
     let deadline = crate::time::now_ticks() + crate::time::ms_to_ticks(WAIT_FOR_HARTS_MS);
     while crate::percpu::all().count() < expected {
         if crate::time::now_ticks() > deadline {
-            return Err(MemError::BadBootInfo("a started hart never entered the kernel"));
+            return Err(MemError::BadBootInfo(
+                "a started hart never entered the kernel",
+            ));
         }
         core::hint::spin_loop();
     }
@@ -40,7 +47,12 @@ pub fn reclaim_loader_memory() -> Result<usize, MemError> {
     // the loader's lower-half identity mapping any more.
     unsafe { space::unmap_lower_half() }?;
     let mut freed = 0;
-    for region in info.memory_map.regions().iter().filter(|region| region.kind == MemoryKind::LOADER) {
+    for region in info
+        .memory_map
+        .regions()
+        .iter()
+        .filter(|region| region.kind == MemoryKind::LOADER)
+    {
         // Only whole frames: a frame shared with a neighbour stays in use.
         let start = region.start.div_ceil(4096) * 4096;
         let end = region.end() / 4096 * 4096;

@@ -6,8 +6,9 @@ use crate::sync::SpinLock;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use hypha_boot_info::{BootInfo, layout};
 use hypha_kmem::{
-    AddressSpaceLayout, GIGA_PAGE_SIZE, Mapping, OffsetMap, PAGE_SIZE, PageFlags, PageTable, PagingMode,
-    PhysAddr, Region, RegionKind, UnmapStats, VirtAddr, ZeroedFrames, addr::usize_to_u64, align_up,
+    AddressSpaceLayout, GIGA_PAGE_SIZE, Mapping, OffsetMap, PAGE_SIZE, PageFlags, PageTable,
+    PagingMode, PhysAddr, Region, RegionKind, UnmapStats, VirtAddr, ZeroedFrames,
+    addr::usize_to_u64, align_up,
 };
 
 /// The kernel's page table; `None` until [`init`].
@@ -38,14 +39,22 @@ unsafe extern "C" {
 
 /// Adopts the loader's page table (the active one) and the physical map.
 pub(super) fn init(boot_info: &BootInfo) -> Result<(), MemError> {
-    let mode = PagingMode::from_satp_mode(boot_info.paging_mode.0).ok_or(MemError::BadBootInfo("paging mode"))?;
+    let mode = PagingMode::from_satp_mode(boot_info.paging_mode.0)
+        .ok_or(MemError::BadBootInfo("paging mode"))?;
     let root = PhysAddr::new(boot_info.root_page_table_physical);
     let active = crate::arch::csr::read_satp();
     if active & ((1 << 44) - 1) != root.frame_number() || active >> 60 != mode.satp_mode() {
-        return Err(MemError::BadBootInfo("satp does not name the loader's page table"));
+        return Err(MemError::BadBootInfo(
+            "satp does not name the loader's page table",
+        ));
     }
-    let offset = usize::try_from(boot_info.physical_memory_offset).map_err(|_| MemError::BadBootInfo("offset"))?;
-    let ram_end = boot_info.memory_map.regions().last().map_or(0, |region| region.end());
+    let offset = usize::try_from(boot_info.physical_memory_offset)
+        .map_err(|_| MemError::BadBootInfo("offset"))?;
+    let ram_end = boot_info
+        .memory_map
+        .regions()
+        .last()
+        .map_or(0, |region| region.end());
     let ram_end = usize::try_from(ram_end).map_err(|_| MemError::BadBootInfo("RAM end"))?;
     // The loader maps [0, RAM end rounded up to 1 GiB) at the offset.
     let physmap_len = align_up(ram_end, GIGA_PAGE_SIZE).ok_or(MemError::BadBootInfo("RAM end"))?;
@@ -75,34 +84,73 @@ pub(super) fn heap_base() -> Result<usize, MemError> {
     if end == 0 {
         return Err(MemError::NotInitialized);
     }
-    align_up(end, GIGA_PAGE_SIZE).and_then(|base| base.checked_add(GAP)).ok_or(MemError::OutOfAddressSpace)
+    align_up(end, GIGA_PAGE_SIZE)
+        .and_then(|base| base.checked_add(GAP))
+        .ok_or(MemError::OutOfAddressSpace)
 }
 
 /// Records the regions that exist at boot: the physical map, the kernel
 /// image segments (W^X), every hart's kernel and trap stack (with their
 /// guard pages), and the heap reservation.
 pub(super) fn init_layout(boot_info: &BootInfo) -> Result<(), MemError> {
-    let mode = TABLE.lock().as_ref().map(PageTable::mode).ok_or(MemError::NotInitialized)?;
+    let mode = TABLE
+        .lock()
+        .as_ref()
+        .map(PageTable::mode)
+        .ok_or(MemError::NotInitialized)?;
     let mut space = AddressSpaceLayout::new(mode.upper_half_start(), VirtAddr::new(usize::MAX));
     let offset = PHYSMAP_OFFSET.load(Ordering::Acquire);
     let physmap_len = PHYSMAP_END.load(Ordering::Acquire) - offset;
-    space.insert(Region::new(VirtAddr::new(offset), physmap_len, KERNEL_RW, RegionKind::PhysicalMemory, "physical map"))?;
+    space.insert(Region::new(
+        VirtAddr::new(offset),
+        physmap_len,
+        KERNEL_RW,
+        RegionKind::PhysicalMemory,
+        "physical map",
+    ))?;
 
     let kernel_start = (&raw const __kernel_start).addr();
-    let text_end = align_up((&raw const __text_end).addr(), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
+    let text_end =
+        align_up((&raw const __text_end).addr(), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
     let rodata_start = (&raw const __rodata_start).addr();
-    let rodata_end = align_up((&raw const __rodata_end).addr(), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
+    let rodata_end =
+        align_up((&raw const __rodata_end).addr(), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
     let data_start = (&raw const __data_start).addr();
-    let kernel_end = align_up((&raw const __kernel_end).addr(), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
+    let kernel_end =
+        align_up((&raw const __kernel_end).addr(), PAGE_SIZE).ok_or(MemError::InvalidSize)?;
     let global = PageFlags::GLOBAL;
     let segments = [
-        (kernel_start, text_end, PageFlags::READ_EXECUTE | global, RegionKind::KernelText, "kernel .text"),
-        (rodata_start, rodata_end, PageFlags::READ | global, RegionKind::KernelReadOnly, "kernel .rodata"),
-        (data_start, kernel_end, KERNEL_RW, RegionKind::KernelData, "kernel .data/.bss"),
+        (
+            kernel_start,
+            text_end,
+            PageFlags::READ_EXECUTE | global,
+            RegionKind::KernelText,
+            "kernel .text",
+        ),
+        (
+            rodata_start,
+            rodata_end,
+            PageFlags::READ | global,
+            RegionKind::KernelReadOnly,
+            "kernel .rodata",
+        ),
+        (
+            data_start,
+            kernel_end,
+            KERNEL_RW,
+            RegionKind::KernelData,
+            "kernel .data/.bss",
+        ),
     ];
     for (start, end, flags, kind, name) in segments {
         if end > start {
-            space.insert(Region::new(VirtAddr::new(start), end - start, flags, kind, name))?;
+            space.insert(Region::new(
+                VirtAddr::new(start),
+                end - start,
+                flags,
+                kind,
+                name,
+            ))?;
         }
     }
 
@@ -110,26 +158,47 @@ pub(super) fn init_layout(boot_info: &BootInfo) -> Result<(), MemError> {
     for hart in boot_info.harts().unwrap_or(&[]) {
         for (top, len, name) in [
             (hart.stack_top, hart.stack_len_bytes, "hart kernel stack"),
-            (hart.trap_stack_top, hart.trap_stack_len_bytes, "hart trap stack"),
+            (
+                hart.trap_stack_top,
+                hart.trap_stack_len_bytes,
+                "hart trap stack",
+            ),
         ] {
             let top = usize::try_from(top).map_err(|_| MemError::BadBootInfo("stack"))?;
             let len = usize::try_from(len).map_err(|_| MemError::BadBootInfo("stack"))?;
-            let start = top.checked_sub(len + guard).ok_or(MemError::BadBootInfo("stack"))?;
+            let start = top
+                .checked_sub(len + guard)
+                .ok_or(MemError::BadBootInfo("stack"))?;
             space.insert(
-                Region::new(VirtAddr::new(start), len + guard, KERNEL_RW, RegionKind::Stack, name).with_guard(guard),
+                Region::new(
+                    VirtAddr::new(start),
+                    len + guard,
+                    KERNEL_RW,
+                    RegionKind::Stack,
+                    name,
+                )
+                .with_guard(guard),
             )?;
         }
     }
 
     let heap = heap_base()?;
-    space.insert(Region::new(VirtAddr::new(heap), HEAP_RESERVATION, KERNEL_RW, RegionKind::Heap, "kernel heap"))?;
+    space.insert(Region::new(
+        VirtAddr::new(heap),
+        HEAP_RESERVATION,
+        KERNEL_RW,
+        RegionKind::Heap,
+        "kernel heap",
+    ))?;
     *LAYOUT.lock() = Some(space);
     Ok(())
 }
 
 /// Lowest address for regions placed at run time (stacks, ...): above the heap.
 fn dynamic_base() -> Result<usize, MemError> {
-    heap_base()?.checked_add(HEAP_RESERVATION).ok_or(MemError::OutOfAddressSpace)
+    heap_base()?
+        .checked_add(HEAP_RESERVATION)
+        .ok_or(MemError::OutOfAddressSpace)
 }
 
 /// Places a new region of `len` bytes (guard included) in free kernel
@@ -145,7 +214,8 @@ pub(super) fn reserve(
     let mut guard = LAYOUT.lock();
     let space = guard.as_mut().ok_or(MemError::NotInitialized)?;
     let region = space.allocate(len, PAGE_SIZE, at_least, flags, kind, name, guard_len)?;
-    let limit = usize::try_from(layout::KASLR_WINDOW_START).map_err(|_| MemError::OutOfAddressSpace)?;
+    let limit =
+        usize::try_from(layout::KASLR_WINDOW_START).map_err(|_| MemError::OutOfAddressSpace)?;
     if region.last().as_usize() >= limit {
         space.remove(region.start)?;
         return Err(MemError::OutOfAddressSpace);
@@ -195,7 +265,9 @@ pub(super) fn map_new_memory(va: VirtAddr, len: usize, flags: PageFlags) -> Resu
         let mut done = 0;
         while done < len {
             let pages = (len - done) / PAGE_SIZE;
-            let mut order = usize::try_from(pages.ilog2()).unwrap_or(0).min(hypha_kmem::MAX_ORDER);
+            let mut order = usize::try_from(pages.ilog2())
+                .unwrap_or(0)
+                .min(hypha_kmem::MAX_ORDER);
             let block = loop {
                 match frames.buddy().alloc(order) {
                     Ok(block) => break Some(block),
@@ -269,7 +341,8 @@ fn unmap_free_locked(
 /// The range was mapped with [`map_new_memory`] (so the frames belong to
 /// it alone), and nothing uses the memory any more.
 pub(super) unsafe fn unmap_and_free(va: VirtAddr, len: usize) -> Result<UnmapStats, MemError> {
-    let result = with_table(|table, frames, physmap| unmap_free_locked(table, frames, physmap, va, len))?;
+    let result =
+        with_table(|table, frames, physmap| unmap_free_locked(table, frames, physmap, va, len))?;
     crate::arch::csr::flush_tlb();
     result
 }
@@ -282,7 +355,8 @@ pub(super) unsafe fn unmap_and_free(va: VirtAddr, len: usize) -> Result<UnmapSta
 /// keeps writing (or executing) through the range afterwards, except code
 /// that expects and recovers from the fault.
 pub(super) unsafe fn protect(va: VirtAddr, len: usize, flags: PageFlags) -> Result<(), MemError> {
-    let result = with_table(|table, frames, physmap| table.protect(va, len, flags, frames, physmap))?;
+    let result =
+        with_table(|table, frames, physmap| table.protect(va, len, flags, frames, physmap))?;
     crate::arch::csr::flush_tlb();
     Ok(result?)
 }
@@ -306,12 +380,22 @@ pub(super) unsafe fn unmap_lower_half() -> Result<usize, MemError> {
                 }
                 match run {
                     None => run = Some((leaf.va.as_usize(), leaf.va.as_usize() + leaf.len)),
-                    Some((start, end)) if end == leaf.va.as_usize() => run = Some((start, end + leaf.len)),
+                    Some((start, end)) if end == leaf.va.as_usize() => {
+                        run = Some((start, end + leaf.len))
+                    }
                     Some(_) => run_complete = true,
                 }
             });
             let Some((start, end)) = run else { break };
-            tables_freed += table.unmap(VirtAddr::new(start), end - start, frames, physmap, |_, _| {})?.tables_freed;
+            tables_freed += table
+                .unmap(
+                    VirtAddr::new(start),
+                    end - start,
+                    frames,
+                    physmap,
+                    |_, _| {},
+                )?
+                .tables_freed;
         }
         Ok::<usize, MemError>(tables_freed)
     })?;
@@ -336,7 +420,10 @@ pub fn translate(va: VirtAddr) -> Option<(PhysAddr, PageFlags)> {
 pub(super) fn for_each_mapping(f: impl FnMut(Mapping)) -> Result<(), MemError> {
     let physmap = physmap();
     let guard = TABLE.lock();
-    guard.as_ref().ok_or(MemError::NotInitialized)?.for_each_mapping(&physmap, f);
+    guard
+        .as_ref()
+        .ok_or(MemError::NotInitialized)?
+        .for_each_mapping(&physmap, f);
     Ok(())
 }
 

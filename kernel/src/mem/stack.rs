@@ -49,12 +49,20 @@ impl Drop for KernelStack {
         // SAFETY: the range was mapped by `alloc_kernel_stack` with
         // `map_new_memory`, and the owner dropping the stack has stopped
         // running on it (a `KernelStack` is only dropped by its owner).
-        if let Err(error) = unsafe { space::unmap_and_free(VirtAddr::new(self.bottom), self.len_bytes()) } {
-            log::error!("mem: kernel stack at {:#x} not unmapped: {error}", self.bottom);
+        if let Err(error) =
+            unsafe { space::unmap_and_free(VirtAddr::new(self.bottom), self.len_bytes()) }
+        {
+            log::error!(
+                "mem: kernel stack at {:#x} not unmapped: {error}",
+                self.bottom
+            );
             return;
         }
         if let Err(error) = space::release(self.region_start) {
-            log::error!("mem: kernel stack region at {} not released: {error}", self.region_start);
+            log::error!(
+                "mem: kernel stack region at {} not released: {error}",
+                self.region_start
+            );
         }
     }
 }
@@ -72,11 +80,21 @@ pub fn alloc_kernel_stack(size: usize) -> Result<KernelStack, MemError> {
         return Err(MemError::InvalidSize);
     }
     let len = align_up(size, PAGE_SIZE).ok_or(MemError::InvalidSize)?;
-    let region = space::reserve(len + GUARD_BYTES, space::KERNEL_RW, RegionKind::Stack, "kernel stack", GUARD_BYTES)?;
+    let region = space::reserve(
+        len + GUARD_BYTES,
+        space::KERNEL_RW,
+        RegionKind::Stack,
+        "kernel stack",
+        GUARD_BYTES,
+    )?;
     let bottom = region.start.as_usize() + GUARD_BYTES;
     if let Err(error) = space::map_new_memory(VirtAddr::new(bottom), len, space::KERNEL_RW) {
         let _ = space::release(region.start);
         return Err(error);
     }
-    Ok(KernelStack { region_start: region.start, bottom, top: bottom + len })
+    Ok(KernelStack {
+        region_start: region.start,
+        bottom,
+        top: bottom + len,
+    })
 }

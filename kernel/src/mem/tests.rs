@@ -2,11 +2,17 @@
 
 extern crate alloc;
 
-use super::{MemError, alloc_frames, alloc_kernel_stack, classify_fault, find_region, free_frames, space, stats, translate};
+use super::{
+    MemError, alloc_frames, alloc_kernel_stack, classify_fault, find_region, free_frames, space,
+    stats, translate,
+};
 use crate::trap::catch_fault;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use hypha_kmem::{BuddyAllocator, FrameError, MAX_ORDER, PAGE_SIZE, PageFlags, PhysAddr, PhysMap, RegionKind, VirtAddr};
+use hypha_kmem::{
+    BuddyAllocator, FrameError, MAX_ORDER, PAGE_SIZE, PageFlags, PhysAddr, PhysMap, RegionKind,
+    VirtAddr,
+};
 
 /// Snapshot of the global allocator's free blocks per order.
 fn free_histogram() -> [usize; MAX_ORDER + 1] {
@@ -162,7 +168,9 @@ struct ScratchPages {
 
 impl ScratchPages {
     fn new(pages: usize) -> Self {
-        Self { stack: alloc_kernel_stack(pages * PAGE_SIZE).expect("scratch pages") }
+        Self {
+            stack: alloc_kernel_stack(pages * PAGE_SIZE).expect("scratch pages"),
+        }
     }
 
     fn start(&self) -> usize {
