@@ -6,9 +6,12 @@
 //! FAILED`, the message and a backtrace, and exits QEMU with status 101;
 //! xtask then boots again with `ktest.skip=N` (N = tests already reported)
 //! so the remaining tests still run. Any other non-zero exit, or no exit
-//! within the time limit, is a suite error. Finally two boots with
-//! `kaslr.seed=1` and `kaslr.seed=2` must place the kernel at different
-//! addresses.
+//! within the time limit, is a suite error.
+//!
+//! The tests run on two machines: the default (Sv48, 4 harts, 512 MiB) and
+//! one without Sv48 (Sv39, 2 harts, 256 MiB) so the loader's fallback is
+//! covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
+//! place the kernel at different addresses.
 
 mod boot;
 mod image;
@@ -117,6 +120,30 @@ fn report_sizes(image: &image::Image) {
     );
 }
 
+/// A machine the in-kernel tests run on.
+struct Configuration {
+    name: &'static str,
+    cpus: u32,
+    memory: &'static str,
+    qemu_args: &'static [&'static str],
+    /// Text the kernel's boot log must contain (proves the configuration
+    /// took effect).
+    expect_in_log: &'static str,
+}
+
+/// Every test runs on each: the default machine (Sv48) and one without
+/// Sv48, so the loader's Sv39 fallback is exercised too.
+const CONFIGURATIONS: [Configuration; 2] = [
+    Configuration { name: "sv48-4harts", cpus: TEST_CPUS, memory: TEST_MEMORY, qemu_args: &[], expect_in_log: ", Sv48, " },
+    Configuration {
+        name: "sv39-2harts",
+        cpus: 2,
+        memory: "256M",
+        qemu_args: &["-cpu", "rv64,sv48=off,sv57=off"],
+        expect_in_log: ", Sv39, ",
+    },
+];
+
 /// Builds the kernel in test mode, boots it and collects the results.
 pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
     println!("=== kernel: in-kernel tests under QEMU ===");
@@ -128,6 +155,43 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
     let image = image::build(false, true)?;
     let symbolizer = Symbolizer::new(&image.kernel)?;
     let started = Instant::now();
+    let mut boots = 0;
+    for configuration in &CONFIGURATIONS {
+        println!("--- kernel tests on {} ({} harts, {}) ---", configuration.name, configuration.cpus, configuration.memory);
+        boots += run_configuration(&qemu, &image, &symbolizer, configuration, filter, started, &mut result)?;
+        if result.error.is_some() {
+            break;
+        }
+    }
+    let kaslr_test = "xtask::kaslr_two_seeds_two_addresses";
+    if result.error.is_none() && filter.is_none_or(|filter| kaslr_test.contains(filter)) {
+        boots += 2;
+        match kaslr_check(&qemu, &image, &symbolizer) {
+            Ok(()) => {
+                println!("test {kaslr_test} ... ok");
+                result.passed += 1;
+            }
+            Err(error) => {
+                println!("test {kaslr_test} ... FAILED\n  {error:#}");
+                result.failed += 1;
+            }
+        }
+    }
+    println!("kernel: {} boots, {:.1} s", boots, started.elapsed().as_secs_f64());
+    Ok(result)
+}
+
+/// Runs the (filtered) tests on one configuration, rebooting after each
+/// failed test. Adds to `result`; returns the number of boots.
+fn run_configuration(
+    qemu: &std::path::Path,
+    image: &image::Image,
+    symbolizer: &Symbolizer,
+    configuration: &Configuration,
+    filter: Option<&str>,
+    started: Instant,
+    result: &mut SuiteResult,
+) -> Result<u32> {
     let mut reported: u64 = 0;
     let mut boots = 0;
     loop {
@@ -137,12 +201,14 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
             bootargs.push_str(&format!(" ktest.filter={filter}"));
         }
         let remaining = SUITE_TIMEOUT.saturating_sub(started.elapsed()).min(BOOT_TIMEOUT);
-        let mut last_test_line = None;
+        let mut last_failed = None;
         let mut finished = false;
         let mut banner = Vec::new();
         let mut in_banner = true;
-        let command = boot::qemu_command(&qemu, &image, TEST_CPUS, TEST_MEMORY, &bootargs);
-        let ending = boot::boot_and_watch(command, Some(&symbolizer), remaining, |line| {
+        let mut saw_expected = false;
+        let mut command = boot::qemu_command(qemu, image, configuration.cpus, configuration.memory, &bootargs);
+        command.args(configuration.qemu_args);
+        let ending = boot::boot_and_watch(command, Some(symbolizer), remaining, |line| {
             // Keep OpenSBI's banner out of the way unless something fails early.
             if in_banner && !line.starts_with("hypha-boot") {
                 banner.push(line.to_owned());
@@ -150,6 +216,7 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
             }
             in_banner = false;
             println!("{line}");
+            saw_expected |= line.contains(configuration.expect_in_log);
             match results::parse(line) {
                 Some(TestLine::Passed(_)) => {
                     result.passed += 1;
@@ -158,7 +225,7 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
                 Some(TestLine::Failed(name)) => {
                     result.failed += 1;
                     reported += 1;
-                    last_test_line = Some(name);
+                    last_failed = Some(name);
                 }
                 Some(TestLine::Ignored(_)) => {
                     result.skipped += 1;
@@ -171,46 +238,31 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
         if in_banner {
             println!("{}", banner.join("\n"));
         }
-        match ending {
-            Ending::Exited(0) if finished => break,
-            Ending::Exited(0) => {
-                result.error = Some("the kernel exited with success before finishing its tests".to_owned());
-                break;
-            }
-            Ending::Exited(EXIT_TEST_FAILED) if last_test_line.is_some() => {
+        if !saw_expected && !in_banner {
+            result.error = Some(format!(
+                "configuration {}: the boot log never said `{}`",
+                configuration.name,
+                configuration.expect_in_log.trim_matches([',', ' '])
+            ));
+            return Ok(boots);
+        }
+        let error = match ending {
+            Ending::Exited(0) if finished => return Ok(boots),
+            Ending::Exited(0) => "the kernel exited with success before finishing its tests".to_owned(),
+            Ending::Exited(EXIT_TEST_FAILED) if last_failed.is_some() => {
                 println!("xtask: a test failed; rebooting the kernel to run the rest (boot {})", boots + 1);
+                continue;
             }
-            Ending::Exited(code) => {
-                result.error = Some(format!("the kernel exited with status {code} outside a test (panic or fault during boot?)"));
-                break;
-            }
-            Ending::Killed => {
-                result.error = Some("QEMU was killed by a signal".to_owned());
-                break;
-            }
-            Ending::TimedOut => {
-                result.error = Some(format!(
-                    "the kernel did not finish within {} s (a hang, or a test that blocks with interrupts off); {reported} tests had reported",
-                    remaining.as_secs()
-                ));
-                break;
-            }
-        }
+            Ending::Exited(code) => format!("the kernel exited with status {code} outside a test (panic or fault during boot?)"),
+            Ending::Killed => "QEMU was killed by a signal".to_owned(),
+            Ending::TimedOut => format!(
+                "the kernel did not finish within {} s (a hang, or a test that blocks with interrupts off); {reported} tests had reported",
+                remaining.as_secs()
+            ),
+        };
+        result.error = Some(format!("configuration {}: {error}", configuration.name));
+        return Ok(boots);
     }
-    if result.error.is_none() && filter.is_none_or(|filter| "kaslr".contains(filter) || filter.contains("kaslr")) {
-        match kaslr_check(&qemu, &image, &symbolizer) {
-            Ok(()) => {
-                println!("test xtask::kaslr_two_seeds_two_addresses ... ok");
-                result.passed += 1;
-            }
-            Err(error) => {
-                println!("test xtask::kaslr_two_seeds_two_addresses ... FAILED\n  {error:#}");
-                result.failed += 1;
-            }
-        }
-    }
-    println!("kernel: {} boots, {:.1} s", boots, started.elapsed().as_secs_f64());
-    Ok(result)
 }
 
 /// Boots twice with fixed, different KASLR seeds; each boot's own test
