@@ -1,31 +1,49 @@
-//! The kernel console on the UART: output under a lock (with a lock-free
-//! emergency path for panics), input collected by the UART's receive
-//! interrupt into a ring buffer.
+//! The kernel console on the UART, interrupt-driven both ways.
+//!
+//! Output goes into a ring buffer under a lock; whoever prints moves as
+//! much as the UART takes at once, and the rest is sent by the UART's
+//! transmit-empty interrupt (until that interrupt is wired up, and when
+//! the ring is full, the printer waits for the UART instead). Input is
+//! collected by the receive interrupt into another ring. Panics use a
+//! lock-free path that drains the ring and writes directly.
 
 use crate::drivers::uart16550::Uart;
 use crate::sync::{Once, SpinLock};
 use core::fmt::{self, Write as _};
 
 static UART: Once<Uart> = Once::new();
-static OUTPUT: SpinLock<()> = SpinLock::new(());
-static INPUT: SpinLock<InputRing> = SpinLock::new(InputRing::new());
+static OUTPUT: SpinLock<Output> = SpinLock::new(Output { ring: Ring::new(), interrupt_driven: false });
+static INPUT: SpinLock<Ring<256>> = SpinLock::new(Ring::new());
 
-/// Received bytes not yet read.
+/// Bytes waiting for the transmitter.
 #[derive(Debug)]
-struct InputRing {
-    bytes: [u8; 256],
+struct Output {
+    ring: Ring<4096>,
+    /// Whether the transmit-empty interrupt is wired to a hart.
+    interrupt_driven: bool,
+}
+
+/// A byte FIFO of fixed capacity.
+#[derive(Debug)]
+struct Ring<const N: usize> {
+    bytes: [u8; N],
     head: usize,
     len: usize,
 }
 
-impl InputRing {
+impl<const N: usize> Ring<N> {
     const fn new() -> Self {
-        Self { bytes: [0; 256], head: 0, len: 0 }
+        Self { bytes: [0; N], head: 0, len: 0 }
     }
 
+    const fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    /// Appends `byte`; drops it when full.
     fn push(&mut self, byte: u8) {
-        if self.len == self.bytes.len() {
-            return; // full: drop, as a terminal would
+        if self.is_full() {
+            return;
         }
         let tail = (self.head + self.len) % self.bytes.len();
         self.bytes[tail] = byte;
@@ -56,48 +74,123 @@ pub unsafe fn init(base: usize) {
     UART.set(uart);
 }
 
-fn write_bytes(text: &str) {
-    match UART.get() {
-        Some(uart) => {
-            for byte in text.bytes() {
-                if byte == b'\n' {
-                    uart.write_polled(b'\r');
-                }
-                uart.write_polled(byte);
-            }
+/// From now on, leave what the UART cannot take at once to its
+/// transmit-empty interrupt (call once that interrupt reaches a hart).
+pub fn use_transmit_interrupt() {
+    OUTPUT.lock().interrupt_driven = true;
+}
+
+/// Moves bytes from the ring into the UART while it has room, then
+/// enables the transmit-empty interrupt if bytes remain (or disables it).
+fn transmit(uart: &Uart, output: &mut Output) {
+    while output.ring.len > 0 && uart.can_write() {
+        // The transmitter is empty: the 16-byte FIFO takes a burst.
+        for _ in 0..16 {
+            let Some(byte) = output.ring.pop() else { break };
+            uart.write_now(byte);
         }
-        None => crate::arch::sbi::debug_console_write(text.as_bytes()),
+    }
+    uart.set_interrupts(true, output.interrupt_driven && output.ring.len > 0);
+}
+
+/// Sends everything in the ring, waiting for the UART.
+fn drain(uart: &Uart, output: &mut Output) {
+    while let Some(byte) = output.ring.pop() {
+        uart.write_polled(byte);
     }
 }
 
-struct Locked;
+struct Locked<'a> {
+    output: &'a mut Output,
+    uart: &'a Uart,
+}
 
-impl fmt::Write for Locked {
+impl Locked<'_> {
+    fn put(&mut self, byte: u8) {
+        if self.output.ring.is_full() {
+            drain(self.uart, self.output);
+        }
+        self.output.ring.push(byte);
+    }
+}
+
+impl fmt::Write for Locked<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        write_bytes(text);
+        for byte in text.bytes() {
+            if byte == b'\n' {
+                self.put(b'\r');
+            }
+            self.put(byte);
+        }
+        Ok(())
+    }
+}
+
+struct Direct;
+
+impl fmt::Write for Direct {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        match UART.get() {
+            Some(uart) => {
+                for byte in text.bytes() {
+                    if byte == b'\n' {
+                        uart.write_polled(b'\r');
+                    }
+                    uart.write_polled(byte);
+                }
+            }
+            None => crate::arch::sbi::debug_console_write(text.as_bytes()),
+        }
         Ok(())
     }
 }
 
 /// Writes formatted text atomically with respect to other harts.
 pub fn print(arguments: fmt::Arguments<'_>) {
-    let _guard = OUTPUT.lock();
-    let _ = Locked.write_fmt(arguments);
+    let Some(uart) = UART.get() else {
+        let _ = Direct.write_fmt(arguments);
+        return;
+    };
+    let mut output = OUTPUT.lock();
+    let _ = Locked { output: &mut output, uart }.write_fmt(arguments);
+    if output.interrupt_driven {
+        transmit(uart, &mut output);
+    } else {
+        drain(uart, &mut output);
+    }
+}
+
+/// Sends whatever the ring holds, without the lock (the panic and exit
+/// paths: the lock may be held by the code that failed).
+pub fn flush_emergency() {
+    let Some(uart) = UART.get() else { return };
+    // Best effort: take the lock if it is free; if not, its holder was
+    // interrupted mid-print and its bytes stay in the ring.
+    if let Some(mut output) = OUTPUT.try_lock() {
+        output.interrupt_driven = false;
+        drain(uart, &mut output);
+        uart.set_interrupts(true, false);
+    }
 }
 
 /// Writes without taking the lock: for the panic path, where the lock may
 /// be held by the panicking code. Output may interleave.
 pub fn print_emergency(arguments: fmt::Arguments<'_>) {
-    let _ = Locked.write_fmt(arguments);
+    let _ = Direct.write_fmt(arguments);
 }
 
-/// The UART interrupt: moves received bytes into the input ring.
+/// The UART interrupt: moves received bytes into the input ring and
+/// refills the transmitter.
 pub fn handle_interrupt() {
     let Some(uart) = UART.get() else { return };
-    let mut input = INPUT.lock();
-    while let Some(byte) = uart.try_read() {
-        input.push(byte);
+    {
+        let mut input = INPUT.lock();
+        while let Some(byte) = uart.try_read() {
+            input.push(byte);
+        }
     }
+    let mut output = OUTPUT.lock();
+    transmit(uart, &mut output);
 }
 
 /// The next received byte, if any.
@@ -116,4 +209,23 @@ macro_rules! print {
 macro_rules! println {
     () => { $crate::console::print(format_args!("\n")) };
     ($($arg:tt)*) => { $crate::console::print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Queues `text` without sending any of it, leaving it all to the
+/// transmit-empty interrupt (tests use this to exercise that path, which
+/// QEMU's always-ready UART otherwise rarely needs).
+#[cfg(feature = "ktest")]
+pub fn queue_for_interrupt(text: &str) {
+    let Some(uart) = UART.get() else { return };
+    let mut output = OUTPUT.lock();
+    for byte in text.bytes() {
+        output.ring.push(byte);
+    }
+    uart.set_interrupts(true, output.interrupt_driven && output.ring.len > 0);
+}
+
+/// Bytes waiting in the output ring.
+#[cfg(feature = "ktest")]
+pub fn pending_output() -> usize {
+    OUTPUT.lock().ring.len
 }

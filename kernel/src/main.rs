@@ -142,8 +142,11 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
                 percpu::current().hart_id,
             );
         }
+        if platform.uart.is_some() && platform.plic_contexts[percpu::current().hart_id].is_some() {
+            console::use_transmit_interrupt();
+        }
     } else {
-        log::warn!("no PLIC in the device tree: console input disabled");
+        log::warn!("no PLIC in the device tree: console input disabled, output polled");
     }
     PLATFORM.set(platform);
     start_interrupts_on_this_hart();

@@ -21,6 +21,7 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         crate::arch::halt();
     }
     crate::ipi::halt_others();
+    crate::console::flush_emergency();
     let hart = crate::percpu::current().hart_id;
     let test = crate::ktest::current();
     if let Some(test) = test {

@@ -20,6 +20,7 @@ pub unsafe fn init(base: usize) {
 /// Falls back to an SBI shutdown without the device, and halts if that
 /// returns.
 pub fn exit(code: u16) -> ! {
+    crate::console::flush_emergency();
     let base = BASE.load(Ordering::Acquire);
     if base != 0 {
         let value = if code == 0 { PASS } else { (u32::from(code) << 16) | FAIL };

@@ -222,3 +222,13 @@ ktest! {
         assert!(result & 4 != 0, "backtrace did not cross into the interrupted kernel stack");
     }
 }
+
+ktest! {
+    fn console_output_drains_through_the_transmit_interrupt() {
+        let per_cpu = crate::percpu::current();
+        let before = per_cpu.external_interrupts.load(Ordering::Acquire);
+        crate::console::queue_for_interrupt("console: sent by the UART transmit-empty interrupt\r\n");
+        assert!(wait_until(1000, || crate::console::pending_output() == 0), "{} bytes never left", crate::console::pending_output());
+        assert!(per_cpu.external_interrupts.load(Ordering::Acquire) > before, "no UART interrupt was taken");
+    }
+}
