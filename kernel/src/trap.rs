@@ -87,16 +87,29 @@ pub fn handle(frame: &mut TrapFrame) {
     }
     let slide = crate::boot::kaslr_slide();
     let link_pc = fault.pc.wrapping_sub(slide);
-    if fault.is_stack_overflow() {
+    // The memory manager knows every region, including stacks allocated
+    // after boot; it answers without blocking (None if it is busy).
+    let region = crate::mem::classify_fault(fault.address);
+    let overflow = match region {
+        Some(crate::mem::FaultKind::StackOverflow(stack)) => Some(stack.name),
+        _ if fault.is_stack_overflow() => Some("boot stack"),
+        _ => None,
+    };
+    if let Some(stack) = overflow {
         panic!(
-            "kernel stack overflow on hart {}: {} at pc {link_pc:#x} touched guard page address {:#x}",
+            "kernel stack overflow on hart {} ({stack}): {} at pc {link_pc:#x} touched guard page address {:#x}",
             per_cpu.hart_id,
             exception_name(cause),
             fault.address
         );
     }
+    let region_name = match region {
+        Some(crate::mem::FaultKind::InRegion(region)) => region.name,
+        Some(crate::mem::FaultKind::Unknown) => "no region",
+        _ => "region unknown",
+    };
     panic!(
-        "kernel fault on hart {}: {} (scause {cause}) at pc {link_pc:#x}, stval {:#x}",
+        "kernel fault on hart {}: {} (scause {cause}) at pc {link_pc:#x}, stval {:#x} ({region_name})",
         per_cpu.hart_id,
         exception_name(cause),
         fault.address
