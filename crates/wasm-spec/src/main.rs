@@ -1,1 +1,225 @@
-fn main() {}
+//! The WebAssembly spec-test runner for `hypha-wasm` on the host.
+//!
+//! Runs every `.wast` file of `core-wasm2/` plus the selected Wasm 3.0
+//! files of `core/` (see `suites.toml`) from the shared test suite, each
+//! file a named case, and prints one summary line per suite and a final
+//! total. Files listed in `skip.toml` are counted as skipped.
+//!
+//! Usage: `hypha-wasm-spec [--strategy guard|bounds] [--compile-only riscv64] [-v] [FILTER]`
+//!
+//! Not here: the runtime itself (`hypha-wasm`), the in-kernel run of the
+//! same suite (the kernel's test harness).
+
+mod run;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use hypha_wasm::{Config, Engine, MemoryStrategy};
+
+use run::{FileResult, Mode, count, run_file};
+
+const SKIP: &str = include_str!("../skip.toml");
+const SUITES: &str = include_str!("../suites.toml");
+
+fn suite_root() -> PathBuf {
+    std::env::var_os("HYPHA_WASM_TESTSUITE")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wasm-testsuite"), PathBuf::from)
+}
+
+/// `"suite/file.wast" = "reason"` lines of the skip list.
+fn skip_list() -> Vec<(String, String)> {
+    SKIP.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (k, v) = l.split_once('=')?;
+            Some((k.trim().trim_matches('"').to_string(), v.trim().trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+fn core3_files() -> Vec<String> {
+    SUITES
+        .split('"')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s.to_string())
+        .filter(|s| s.ends_with(".wast"))
+        .collect()
+}
+
+struct Args {
+    strategy: MemoryStrategy,
+    compile_only: Option<String>,
+    verbose: bool,
+    filter: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { strategy: MemoryStrategy::GuardPages, compile_only: None, verbose: false, filter: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--strategy" => {
+                args.strategy = match it.next().as_deref() {
+                    Some("guard") => MemoryStrategy::GuardPages,
+                    Some("bounds") => MemoryStrategy::BoundsChecks,
+                    other => return Err(format!("unknown strategy {other:?} (guard|bounds)")),
+                }
+            }
+            "--compile-only" => args.compile_only = Some(it.next().ok_or("--compile-only needs a target")?),
+            "-v" | "--verbose" => args.verbose = true,
+            f if !f.starts_with('-') => args.filter = Some(f.to_string()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(args)
+}
+
+struct Case {
+    suite: &'static str,
+    name: String,
+    path: PathBuf,
+    skip: Option<String>,
+}
+
+fn cases(root: &Path, filter: Option<&str>) -> Vec<Case> {
+    let skips = skip_list();
+    let mut out = Vec::new();
+    let mut wasm2: Vec<String> = std::fs::read_dir(root.join("core-wasm2"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|n| n.ends_with(".wast"))
+                .collect()
+        })
+        .unwrap_or_default();
+    wasm2.sort();
+    let lists: [(&'static str, &str, Vec<String>); 2] =
+        [("core-wasm2", "core-wasm2", wasm2), ("core-3.0", "core", core3_files())];
+    for (suite, dir, files) in lists {
+        for f in files {
+            let name = format!("{dir}/{f}");
+            if filter.is_some_and(|flt| !name.contains(flt)) {
+                continue;
+            }
+            let skip = skips.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+            out.push(Case { suite, path: root.join(dir).join(&f), name, skip });
+        }
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let root = suite_root();
+    let mut config = Config { memory_strategy: args.strategy, parallel_compilation: false, max_wasm_stack: 2 << 20, ..Config::default() };
+    let (mode, label) = match &args.compile_only {
+        Some(target) => {
+            let triple = match target.as_str() {
+                "riscv64" => "riscv64gc-unknown-none-elf",
+                other => other,
+            };
+            config.target = match triple.parse() {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("error: target {target}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match Engine::host(config) {
+                Ok(e) => (Mode::CompileOnly(e), format!("compile-only/{target}")),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => match Engine::host(config) {
+            Ok(e) => (Mode::Execute(e), format!("host/{}", std::env::consts::ARCH)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut cases = cases(&root, args.filter.as_deref());
+    if args.compile_only.is_some() {
+        cases.retain(|c| c.suite == "core-wasm2");
+    }
+    if cases.is_empty() {
+        eprintln!("error: no spec files found under {}", root.display());
+        return ExitCode::from(2);
+    }
+    let results: Vec<Mutex<Option<FileResult>>> = cases.iter().map(|_| Mutex::new(None)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let builder = std::thread::Builder::new().stack_size(64 << 20);
+            let spawned = builder.spawn_scoped(s, || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(case) = cases.get(i) else { break };
+                    let src = std::fs::read_to_string(&case.path).unwrap_or_default();
+                    let r = if case.skip.is_some() {
+                        FileResult { passed: 0, total: count(&src), failures: Vec::new() }
+                    } else {
+                        run_file(&mode, &src)
+                    };
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                eprintln!("error: spawning worker: {e}");
+            }
+        }
+    });
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    for suite in ["core-wasm2", "core-3.0"] {
+        let (mut p, mut t, mut clean, mut files) = (0, 0, 0, 0);
+        for (case, slot) in cases.iter().zip(&results) {
+            if case.suite != suite {
+                continue;
+            }
+            let r = slot.lock().ok().and_then(|mut s| s.take()).unwrap_or_default();
+            if let Some(reason) = &case.skip {
+                skipped += r.total;
+                if args.verbose {
+                    eprintln!("skip {}: {reason}", case.name);
+                }
+                continue;
+            }
+            files += 1;
+            p += r.passed;
+            t += r.total;
+            if r.failures.is_empty() {
+                clean += 1;
+            } else {
+                eprintln!("FAIL {} ({}/{} passed)", case.name, r.passed, r.total);
+                let shown = if args.verbose { r.failures.len() } else { 5 };
+                for f in r.failures.iter().take(shown) {
+                    eprintln!("    {}:{f}", case.name);
+                }
+            }
+        }
+        if files == 0 {
+            continue;
+        }
+        passed += p;
+        failed += t - p;
+        let unit = if args.compile_only.is_some() { "modules compiled" } else { "commands passed" };
+        println!("spec[{label}] {suite}: {p}/{t} {unit} ({clean} files clean of {files})");
+    }
+    println!("spec: {passed} passed, {failed} failed, {skipped} skipped");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

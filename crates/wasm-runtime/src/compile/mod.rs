@@ -64,7 +64,7 @@ pub(crate) fn build_isa(config: &Config) -> Result<OwnedTargetIsa> {
         b.set(k, v).map_err(|e| Error::Compile(alloc::format!("cranelift setting {k}={v}: {e}")))
     };
     set(&mut flags, "opt_level", if config.optimize { "speed" } else { "none" })?;
-    set(&mut flags, "enable_verifier", "false")?;
+    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
     set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
     set(&mut flags, "unwind_info", "false")?;

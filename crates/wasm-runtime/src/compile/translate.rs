@@ -353,7 +353,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let else_block = self.new_block_with(&params);
                 let next = self.new_block_with(&results);
                 let args = Self::args(self.peekn(params.len())?);
-                self.b.ins().brif(cond, then_block, &args, else_block, &args);
+                self.b.ins().brif(cond, then_block, &[], else_block, &args);
                 self.b.seal_block(then_block);
                 self.b.seal_block(else_block);
                 self.b.switch_to_block(then_block);
