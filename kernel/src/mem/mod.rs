@@ -26,6 +26,7 @@ mod error;
 mod frames;
 mod heap;
 mod reclaim;
+mod reservation;
 mod space;
 mod stack;
 
@@ -35,6 +36,7 @@ mod tests;
 pub use error::MemError;
 pub use frames::{alloc_frames, free_frames};
 pub use reclaim::reclaim_loader_memory;
+pub use reservation::Reservation;
 pub use space::{FaultKind, classify_fault, find_region, translate};
 pub use stack::{KernelStack, alloc_kernel_stack};
 

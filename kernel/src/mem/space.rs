@@ -347,6 +347,34 @@ pub(super) unsafe fn unmap_and_free(va: VirtAddr, len: usize) -> Result<UnmapSta
     result
 }
 
+/// Unmaps whatever is mapped in `[va, va + len)` (holes are fine) and
+/// frees the frames behind it.
+///
+/// # Safety
+///
+/// Everything mapped in the range was mapped with [`map_new_memory`] (so
+/// the frames belong to it alone), and nothing uses that memory any more.
+pub(super) unsafe fn unmap_present_and_free(
+    va: VirtAddr,
+    len: usize,
+) -> Result<UnmapStats, MemError> {
+    let result = with_table(|table, frames, physmap| {
+        let mut refused = None;
+        let stats = table.unmap_present(va, len, frames, physmap, |leaf, frames| {
+            let end = PhysAddr::new(leaf.pa.as_u64() + usize_to_u64(leaf.len));
+            if let Err(error) = frames.buddy().free_range(leaf.pa, end) {
+                refused.get_or_insert(error);
+            }
+        })?;
+        match refused {
+            Some(error) => Err(MemError::from(error)),
+            None => Ok(stats),
+        }
+    })?;
+    crate::arch::csr::flush_tlb();
+    result
+}
+
 /// Changes the flags of mapped kernel memory.
 ///
 /// # Safety

@@ -49,9 +49,9 @@ impl Drop for KernelStack {
         // SAFETY: the range was mapped by `alloc_kernel_stack` with
         // `map_new_memory`, and the owner dropping the stack has stopped
         // running on it (a `KernelStack` is only dropped by its owner).
-        if let Err(error) =
-            unsafe { space::unmap_and_free(VirtAddr::new(self.bottom), self.len_bytes()) }
-        {
+        let unmapped =
+            unsafe { space::unmap_and_free(VirtAddr::new(self.bottom), self.len_bytes()) };
+        if let Err(error) = unmapped {
             log::error!(
                 "mem: kernel stack at {:#x} not unmapped: {error}",
                 self.bottom

@@ -363,3 +363,56 @@ crate::ktest! {
         assert_eq!(super::reclaim_loader_memory(), Ok(0), "reclaiming twice does nothing");
     }
 }
+
+crate::ktest! {
+    fn reservation_commits_on_demand_and_frees_on_drop() {
+        let before = stats().frames_free;
+        // A WebAssembly-style 4 GiB reservation: only committed pages cost frames.
+        let mut memory = super::Reservation::new(4 << 30, PageFlags::READ_WRITE, RegionKind::WasmMemory, "ktest wasm")
+            .expect("4 GiB of address space");
+        assert_eq!(memory.len_bytes(), 4 << 30);
+        let base = memory.start().as_usize();
+        assert_eq!(stats().frames_free, before, "reserving maps nothing");
+        memory.commit(0, 64 * 1024).expect("commit 64 KiB");
+        memory.commit(3 << 30, PAGE_SIZE).expect("commit a far page");
+        let far = core::ptr::with_exposed_provenance_mut::<u64>(base + (3 << 30));
+        // SAFETY: committed above, read-write, ours.
+        unsafe { far.write_volatile(7) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { far.read_volatile() }, 7);
+        // Committed pages start zeroed.
+        // SAFETY: committed above.
+        assert_eq!(unsafe { core::ptr::with_exposed_provenance::<u64>(base + 4096).read_volatile() }, 0);
+        // Between them nothing is mapped: a load faults.
+        let hole = base + (1 << 30);
+        let fault = catch_fault(|| {
+            // SAFETY: deliberately reads an uncommitted page; the fault is expected.
+            let _ = unsafe { core::ptr::with_exposed_provenance::<u64>(hole).read_volatile() };
+        })
+        .expect_err("uncommitted page faults");
+        assert_eq!(fault.address, hole);
+        assert!(matches!(classify_fault(hole), Some(super::FaultKind::InRegion(region)) if region.kind == RegionKind::WasmMemory));
+        // Committing twice is refused; out-of-range and misaligned too.
+        assert!(matches!(memory.commit(0, PAGE_SIZE), Err(MemError::Map(_))));
+        assert_eq!(memory.commit(4 << 30, PAGE_SIZE), Err(MemError::InvalidSize));
+        assert_eq!(memory.commit(100, PAGE_SIZE), Err(MemError::InvalidSize));
+        // Read-only now: writes fault.
+        // SAFETY: only the expected fault below writes to the page.
+        unsafe { memory.protect(0, PAGE_SIZE, PageFlags::READ) }.expect("protect");
+        let first = core::ptr::with_exposed_provenance_mut::<u64>(base);
+        // SAFETY: deliberately writes a read-only page; the fault is expected.
+        let fault = catch_fault(|| unsafe { first.write_volatile(1) }).expect_err("read-only");
+        assert!(fault.is_store_page_fault());
+        // SAFETY: refused before anything changes.
+        assert!(unsafe { memory.protect(0, PAGE_SIZE, PageFlags::READ_WRITE | PageFlags::EXECUTE) }.is_err());
+        // Decommit part (holes in the range are fine).
+        // SAFETY: nothing uses the first 2 GiB any more.
+        unsafe { memory.decommit(0, 2 << 30) }.expect("decommit");
+        assert_eq!(translate(VirtAddr::new(base)), None);
+        assert!(translate(VirtAddr::new(base + (3 << 30))).is_some());
+        drop(memory);
+        assert_eq!(translate(VirtAddr::new(base + (3 << 30))), None);
+        assert_eq!(stats().frames_free, before, "every data and table frame came back");
+        assert_eq!(find_region(VirtAddr::new(base)), None, "the range is released");
+    }
+}

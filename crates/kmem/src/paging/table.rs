@@ -238,6 +238,53 @@ impl PageTable {
         })
     }
 
+    /// Unmaps whatever is mapped in `len` bytes at `va`, skipping holes:
+    /// like [`unmap`](Self::unmap), but a partly (or not at all) mapped range
+    /// is fine. For sparse reservations (a linear memory with a few
+    /// committed pages) this costs time proportional to the tables present,
+    /// not to the range.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Misaligned`], [`MapError::NonCanonical`], or
+    /// [`MapError::OutOfFrames`] while splitting a large leaf that straddles
+    /// a range end (the table then translates as before).
+    pub fn unmap_present<F, M>(
+        &mut self,
+        va: VirtAddr,
+        len: usize,
+        frames: &mut F,
+        physmap: &M,
+        mut on_unmapped: impl FnMut(Mapping, &mut F),
+    ) -> Result<UnmapStats, MapError>
+    where
+        F: FrameSource + ?Sized,
+        M: PhysMap + ?Sized,
+    {
+        let Some((start, end)) = self.walk_range(va, len)? else {
+            return Ok(UnmapStats::default());
+        };
+        self.split_at(frames, physmap, start)?;
+        self.split_at(frames, physmap, end)?;
+        let mut unmapped_bytes = 0;
+        let tables_freed = self.clear_level(
+            frames,
+            physmap,
+            self.root,
+            self.mode.top_level(),
+            start,
+            end,
+            &mut |leaf, frames| {
+                unmapped_bytes += leaf.len;
+                on_unmapped(leaf, frames);
+            },
+        );
+        Ok(UnmapStats {
+            unmapped_bytes,
+            tables_freed,
+        })
+    }
+
     /// Replaces the flags of `len` mapped bytes at `va` (A and D are set
     /// again). Large leaves straddling an end of the range are split first.
     ///

@@ -362,6 +362,84 @@ fn unmap_inside_huge_page_splits_it() {
 }
 
 #[test]
+fn unmap_present_skips_holes() {
+    let (memory, mut frames, mut table) = setup(PagingMode::Sv48, 32);
+    let r = PageFlags::READ_WRITE;
+    // A sparse "reservation": two pages and a 2 MiB leaf inside 1 GiB.
+    let base = GIGA_PAGE_SIZE;
+    table
+        .map(
+            va(base + 0x5000),
+            pa(0x8000_5000),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
+    table
+        .map(
+            va(base + 0x30_0000),
+            pa(0x8030_0000),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
+    table
+        .map(
+            va(base + 0x40_0000),
+            pa(0x8040_0000),
+            MEGA_PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
+    // Outside the range, must survive.
+    table
+        .map(
+            va(base - PAGE_SIZE),
+            pa(0x9000_0000),
+            PAGE_SIZE,
+            r,
+            &mut frames,
+            &memory,
+        )
+        .unwrap();
+    let mut seen = Vec::new();
+    // Cut the 2 MiB leaf in half at the end of the range.
+    let stats = table
+        .unmap_present(va(base), 0x50_0000, &mut frames, &memory, |m, _| {
+            seen.push((m.va, m.len))
+        })
+        .unwrap();
+    assert_eq!(stats.unmapped_bytes, 2 * PAGE_SIZE + 0x10_0000);
+    assert_eq!(seen.len(), 2 + 256);
+    assert_eq!(table.translate(va(base + 0x5000), &memory), None);
+    assert_eq!(table.translate(va(base + 0x4f_f000), &memory), None);
+    assert_eq!(
+        table
+            .translate(va(base + 0x50_0000), &memory)
+            .map(|(p, _)| p),
+        Some(pa(0x8050_0000))
+    );
+    assert!(table.translate(va(base - PAGE_SIZE), &memory).is_some());
+    // A range with nothing mapped is fine too.
+    let stats = table
+        .unmap_present(va(0x1000), 0x1000_0000, &mut frames, &memory, |_, _| {
+            panic!("nothing")
+        })
+        .unwrap();
+    assert_eq!(stats, UnmapStats::default());
+    assert_eq!(
+        table.unmap_present(va(0x1001), PAGE_SIZE, &mut frames, &memory, |_, _| {}),
+        Err(MapError::Misaligned)
+    );
+}
+
+#[test]
 fn protect_changes_only_the_range() {
     let (memory, mut frames, mut table) = setup(PagingMode::Sv39, 16);
     table
@@ -604,6 +682,10 @@ enum Op {
         page: usize,
         pages: usize,
     },
+    UnmapPresent {
+        page: usize,
+        pages: usize,
+    },
     Protect {
         page: usize,
         pages: usize,
@@ -635,6 +717,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             flags
         }),
         2 => range_strategy().prop_map(|(page, pages)| Op::Unmap { page, pages }),
+        1 => range_strategy().prop_map(|(page, pages)| Op::UnmapPresent { page, pages }),
         1 => (range_strategy(), flags_strategy()).prop_map(|((page, pages), flags)| Op::Protect { page, pages, flags }),
     ]
 }
@@ -700,6 +783,31 @@ fn check_against_model(mode: PagingMode, ops: &[Op]) {
                         "reported leaves match the unmapped range"
                     );
                 }
+            }
+            Op::UnmapPresent { page, pages } => {
+                let mut removed = BTreeMap::new();
+                let stats = table
+                    .unmap_present(
+                        page_va(page),
+                        pages * PAGE_SIZE,
+                        &mut frames,
+                        &memory,
+                        |m, _| {
+                            for i in 0..m.len / PAGE_SIZE {
+                                let p = (m.va.as_usize() + i * PAGE_SIZE - WINDOW_BASE) / PAGE_SIZE;
+                                removed.insert(p, (m.pa.frame_number() + i as u64, m.flags));
+                            }
+                        },
+                    )
+                    .unwrap();
+                let expected: BTreeMap<_, _> = (page..page + pages)
+                    .filter_map(|p| model.remove(&p).map(|v| (p, v)))
+                    .collect();
+                assert_eq!(stats.unmapped_bytes, expected.len() * PAGE_SIZE);
+                assert_eq!(
+                    removed, expected,
+                    "exactly the mapped pages in range are removed"
+                );
             }
             Op::Protect { page, pages, flags } => {
                 let result = table.protect(
