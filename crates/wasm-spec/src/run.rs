@@ -229,16 +229,22 @@ fn describe(e: &WastRet<'_>) -> String {
     }
 }
 
+fn buffer(src: &str) -> Result<ParseBuffer<'_>, wast::Error> {
+    let mut lexer = wast::lexer::Lexer::new(src);
+    lexer.allow_confusing_unicode(true);
+    ParseBuffer::new_with_lexer(lexer)
+}
+
 /// Count the commands of a file without running it.
 pub fn count(src: &str) -> usize {
-    let Ok(buf) = ParseBuffer::new(src) else { return 1 };
+    let Ok(buf) = buffer(src) else { return 1 };
     parser::parse::<Wast<'_>>(&buf).map_or(1, |w| w.directives.len())
 }
 
 /// Run one file.
 pub fn run_file(mode: &Mode, src: &str) -> FileResult {
     let mut result = FileResult::default();
-    let buf = match ParseBuffer::new(src) {
+    let buf = match buffer(src) {
         Ok(b) => b,
         Err(e) => {
             result.total = 1;
