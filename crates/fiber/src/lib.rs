@@ -16,7 +16,7 @@
 //!   [`FiberResult::Yield`]) or returns ([`FiberResult::Return`]).
 //! - Context switches in assembly per architecture (`src/arch`): x86_64
 //!   System V (rbx, rbp, r12–r15, rsp, MXCSR, x87 control word) and riscv64
-//!   (ra, sp, s0–s11, and fs0–fs11 when the `d` extension is on). A switch
+//!   (ra, sp, s0–s11, fs0–fs11; needs the D extension, as riscv64gc has). A switch
 //!   is a plain function call to the compiler; it touches no signal mask and
 //!   makes no system call.
 //!
@@ -73,7 +73,7 @@
 //!   and (for DWARF unwinders) an undefined return address, so backtraces
 //!   taken inside a fiber end cleanly at the fiber's entry; they do not
 //!   continue into the resumer's stack.
-//! - **Kernel (riscv64 with `d`).** The switch saves fs0–fs11, so
+//! - **Kernel (riscv64).** The switch saves fs0–fs11, so
 //!   `sstatus.FS` must not be Off while fibers switch (floating-point guest
 //!   code needs it on anyway).
 //!

@@ -33,10 +33,29 @@ fn overflow_in_a_fiber() {
     std::process::exit(0);
 }
 
+/// Cargo's runner for a cross-compiled test binary (e.g. `qemu-riscv64 -L
+/// /usr/riscv64-linux-gnu`); the child must be started through it too, as
+/// the host cannot exec the binary itself.
+const RUNNER_ENV: Option<&str> = if cfg!(target_arch = "riscv64") {
+    Some("CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_RUNNER")
+} else {
+    None
+};
+
 /// Runs this very test in a child process and returns its exit status.
 fn run_child(test: &str, mode: &str) -> std::process::ExitStatus {
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
+    let runner = RUNNER_ENV.and_then(|name| std::env::var(name).ok()).unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let mut command = match runner.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(runner).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let out = command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, mode)
         .output()

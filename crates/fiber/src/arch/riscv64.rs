@@ -6,103 +6,108 @@
 //!  +0    ra
 //!  +8    s0 (fp)
 //!  +16   s1 .. +96 s11
-//!  +104  fs0 .. +192 fs11     (only when the `d` extension is on)
+//!  +104  fs0 .. +192 fs11
 //! ```
 //!
+//! Requires the `D` extension (riscv64gc). Rust cannot test
+//! `target_feature = "d"` on stable for riscv, so the floating-point
+//! registers are saved unconditionally (the assembly enables `+d` for itself). The kernel
+//! must keep `sstatus.FS` non-Off while fibers switch (it needs that for
+//! floating-point guest code anyway).
+//!
 //! `fcsr` is not saved: the psABI gives it thread storage duration, and all
-//! fibers of a thread share it. With the `d` extension the kernel must keep
-//! `sstatus.FS` non-Off while fibers switch (it needs that for floating-point
-//! guest code anyway).
+//! fibers of a thread share it.
 
 use super::EntryFn;
 
-/// Bytes of one saved context (16-byte multiple).
-#[cfg(target_feature = "d")]
+/// Bytes of one saved context (200 rounded up to a 16-byte multiple).
 pub(crate) const INIT_FRAME_SIZE: usize = 208;
-/// Bytes of one saved context (16-byte multiple).
-#[cfg(not(target_feature = "d"))]
-pub(crate) const INIT_FRAME_SIZE: usize = 112;
 
-macro_rules! switch_asm {
-    ($frame:literal, [$($save_fp:literal),*], [$($load_fp:literal),*]) => {
-        core::arch::global_asm!(
-            ".pushsection .text.hypha_fiber_switch,\"ax\",@progbits",
-            ".globl hypha_fiber_switch",
-            ".type hypha_fiber_switch,@function",
-            ".p2align 2",
-            // a0 = *mut usize where to save our sp, a1 = sp to load.
-            "hypha_fiber_switch:",
-            concat!("addi sp, sp, -", $frame),
-            "sd ra, 0(sp)",
-            "sd s0, 8(sp)",
-            "sd s1, 16(sp)",
-            "sd s2, 24(sp)",
-            "sd s3, 32(sp)",
-            "sd s4, 40(sp)",
-            "sd s5, 48(sp)",
-            "sd s6, 56(sp)",
-            "sd s7, 64(sp)",
-            "sd s8, 72(sp)",
-            "sd s9, 80(sp)",
-            "sd s10, 88(sp)",
-            "sd s11, 96(sp)",
-            $($save_fp,)*
-            "sd sp, 0(a0)",
-            "mv sp, a1",
-            "ld ra, 0(sp)",
-            "ld s0, 8(sp)",
-            "ld s1, 16(sp)",
-            "ld s2, 24(sp)",
-            "ld s3, 32(sp)",
-            "ld s4, 40(sp)",
-            "ld s5, 48(sp)",
-            "ld s6, 56(sp)",
-            "ld s7, 64(sp)",
-            "ld s8, 72(sp)",
-            "ld s9, 80(sp)",
-            "ld s10, 88(sp)",
-            "ld s11, 96(sp)",
-            $($load_fp,)*
-            concat!("addi sp, sp, ", $frame),
-            "ret",
-            ".size hypha_fiber_switch, . - hypha_fiber_switch",
-            "",
-            // First code on a new fiber stack: s1 = data, s2 = entry, s0 = 0,
-            // sp 16-aligned. `ra` undefined stops DWARF unwinders; s0 = 0
-            // ends frame-pointer walks.
-            ".globl hypha_fiber_start",
-            ".type hypha_fiber_start,@function",
-            ".p2align 2",
-            "hypha_fiber_start:",
-            ".cfi_startproc",
-            ".cfi_undefined ra",
-            "mv a0, s1",
-            "jalr s2",
-            "unimp",
-            ".cfi_endproc",
-            ".size hypha_fiber_start, . - hypha_fiber_start",
-            ".popsection",
-        );
-    };
-}
-
-#[cfg(target_feature = "d")]
-switch_asm!(
-    "208",
-    [
-        "fsd fs0, 104(sp)", "fsd fs1, 112(sp)", "fsd fs2, 120(sp)", "fsd fs3, 128(sp)",
-        "fsd fs4, 136(sp)", "fsd fs5, 144(sp)", "fsd fs6, 152(sp)", "fsd fs7, 160(sp)",
-        "fsd fs8, 168(sp)", "fsd fs9, 176(sp)", "fsd fs10, 184(sp)", "fsd fs11, 192(sp)"
-    ],
-    [
-        "fld fs0, 104(sp)", "fld fs1, 112(sp)", "fld fs2, 120(sp)", "fld fs3, 128(sp)",
-        "fld fs4, 136(sp)", "fld fs5, 144(sp)", "fld fs6, 152(sp)", "fld fs7, 160(sp)",
-        "fld fs8, 168(sp)", "fld fs9, 176(sp)", "fld fs10, 184(sp)", "fld fs11, 192(sp)"
-    ]
+core::arch::global_asm!(
+    ".pushsection .text.hypha_fiber_switch,\"ax\",@progbits",
+    // Module-level assembly does not always see the target's `d` feature
+    // (release builds), so enable it for these two functions explicitly.
+    ".option push",
+    ".option arch, +d",
+    ".globl hypha_fiber_switch",
+    ".type hypha_fiber_switch,@function",
+    ".p2align 2",
+    // a0 = *mut usize where to save our sp, a1 = sp to load.
+    "hypha_fiber_switch:",
+    "addi sp, sp, -208",
+    "sd ra, 0(sp)",
+    "sd s0, 8(sp)",
+    "sd s1, 16(sp)",
+    "sd s2, 24(sp)",
+    "sd s3, 32(sp)",
+    "sd s4, 40(sp)",
+    "sd s5, 48(sp)",
+    "sd s6, 56(sp)",
+    "sd s7, 64(sp)",
+    "sd s8, 72(sp)",
+    "sd s9, 80(sp)",
+    "sd s10, 88(sp)",
+    "sd s11, 96(sp)",
+    "fsd fs0, 104(sp)",
+    "fsd fs1, 112(sp)",
+    "fsd fs2, 120(sp)",
+    "fsd fs3, 128(sp)",
+    "fsd fs4, 136(sp)",
+    "fsd fs5, 144(sp)",
+    "fsd fs6, 152(sp)",
+    "fsd fs7, 160(sp)",
+    "fsd fs8, 168(sp)",
+    "fsd fs9, 176(sp)",
+    "fsd fs10, 184(sp)",
+    "fsd fs11, 192(sp)",
+    "sd sp, 0(a0)",
+    "mv sp, a1",
+    "ld ra, 0(sp)",
+    "ld s0, 8(sp)",
+    "ld s1, 16(sp)",
+    "ld s2, 24(sp)",
+    "ld s3, 32(sp)",
+    "ld s4, 40(sp)",
+    "ld s5, 48(sp)",
+    "ld s6, 56(sp)",
+    "ld s7, 64(sp)",
+    "ld s8, 72(sp)",
+    "ld s9, 80(sp)",
+    "ld s10, 88(sp)",
+    "ld s11, 96(sp)",
+    "fld fs0, 104(sp)",
+    "fld fs1, 112(sp)",
+    "fld fs2, 120(sp)",
+    "fld fs3, 128(sp)",
+    "fld fs4, 136(sp)",
+    "fld fs5, 144(sp)",
+    "fld fs6, 152(sp)",
+    "fld fs7, 160(sp)",
+    "fld fs8, 168(sp)",
+    "fld fs9, 176(sp)",
+    "fld fs10, 184(sp)",
+    "fld fs11, 192(sp)",
+    "addi sp, sp, 208",
+    "ret",
+    ".size hypha_fiber_switch, . - hypha_fiber_switch",
+    "",
+    // First code on a new fiber stack: s1 = data, s2 = entry, s0 = 0,
+    // sp 16-aligned. `ra` undefined stops DWARF unwinders; s0 = 0
+    // ends frame-pointer walks.
+    ".globl hypha_fiber_start",
+    ".type hypha_fiber_start,@function",
+    ".p2align 2",
+    "hypha_fiber_start:",
+    ".cfi_startproc",
+    ".cfi_undefined ra",
+    "mv a0, s1",
+    "jalr s2",
+    "unimp",
+    ".cfi_endproc",
+    ".size hypha_fiber_start, . - hypha_fiber_start",
+    ".option pop",
+    ".popsection",
 );
-
-#[cfg(not(target_feature = "d"))]
-switch_asm!("112", [], []);
 
 unsafe extern "C" {
     fn hypha_fiber_switch(save_sp: *mut usize, load_sp: usize);
@@ -121,7 +126,7 @@ unsafe extern "C" {
 #[inline]
 pub(crate) unsafe fn switch(save_sp: *mut usize, load_sp: usize) {
     // SAFETY: forwarded from the caller; the assembly saves and restores ra,
-    // sp, s0-s11 (and fs0-fs11 with `d`), every callee-saved register of the
+    // sp, s0-s11 and fs0-fs11, every callee-saved register of the
     // psABI, so to the compiler it is an ordinary `extern "C"` call.
     unsafe { hypha_fiber_switch(save_sp, load_sp) }
 }
