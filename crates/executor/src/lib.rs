@@ -1,13 +1,14 @@
 //! Tasks, run queues, work stealing and timers for the Hypha kernel.
 //!
 //! `no_std` + `alloc`; every test here runs on the host. The `std` feature
-//! adds host parking and clock ([`host`]) and turns panics inside a task's
+//! adds host parking and clock (the `host` module) and turns panics inside a task's
 //! poll into [`JoinError::Panicked`].
 //!
 //! What is here:
 //!
 //! - [`task`]: one allocation per task with a single atomic state word
-//!   (see `docs`/`EXECUTOR.md` for the transitions), [`JoinHandle`],
+//!   (the transitions of the design doc `EXECUTOR.md`, each one CAS loop
+//!   returning a decision), [`JoinHandle`],
 //!   [`yield_now`], and the [`Schedule`](task::Schedule) trait that lets
 //!   any scheduler drive tasks.
 //! - [`Executor`]: per-CPU workers with a LIFO slot, a bounded stealable
@@ -21,7 +22,28 @@
 //!
 //! Not here: parking a CPU, IPIs and reading the `time` CSR (the kernel
 //! implements [`Park`] and [`Clock`]), per-hart startup (the kernel calls
-//! [`Executor::run_worker`] on each hart), and priorities or deadlines.
+//! [`Executor::run_worker`] on each hart), priorities or deadlines, and
+//! `!Send` tasks.
+//!
+//! # Running it on a kernel
+//!
+//! ```ignore
+//! // Once, on the boot hart:
+//! static EXECUTOR: OnceCell<Executor> = OnceCell::new();
+//! let executor = Executor::new(hart_count, KernelPark::new(), TimeCsr)?;
+//! EXECUTOR.set(executor.clone());
+//! executor.spawn(kernel_main());
+//! // On every hart `cpu` (including the boot hart), never returns until
+//! // `shutdown`:
+//! EXECUTOR.get().unwrap().run_worker(cpu)?;
+//! // Anywhere (interrupt handlers included, if the allocator allows):
+//! EXECUTOR.get().unwrap().try_spawn(driver_task())?;
+//! ```
+//!
+//! `KernelPark` records the hart's worker index in hart-local storage on
+//! [`Park::enter`], returns it from [`Park::current_cpu`], parks with WFI
+//! (arming the SBI timer for the timeout) and unparks with an IPI plus a
+//! per-hart pending flag so an unpark before the WFI is not lost.
 #![no_std]
 
 extern crate alloc;

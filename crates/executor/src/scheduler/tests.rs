@@ -128,7 +128,7 @@ fn cancel_running_executor_task() {
         let executor = runtime.executor().clone();
         let result = runtime.block_on(async move {
             let (_keep, wait) = oneshot::channel::<()>();
-            let join = executor.spawn(async move { wait.await });
+            let join = executor.spawn(wait);
             yield_now().await;
             assert!(join.cancel());
             join.await
@@ -193,7 +193,7 @@ fn named_spawn() {
 fn drain_cancels_queued_tasks() {
     let executor = Executor::new(1, StdPark::new(1), StdClock::new()).unwrap();
     let (_keep, wait) = oneshot::channel::<()>();
-    let join = executor.spawn(async move { wait.await });
+    let join = executor.spawn(wait);
     executor.shutdown();
     executor.drain().unwrap();
     assert!(join.is_finished());

@@ -187,7 +187,8 @@ fn wake_while_idle_enqueues_once() {
     let waker = gate.waker.lock().unwrap().clone().unwrap();
     waker.wake_by_ref();
     waker.wake_by_ref();
-    waker.clone().wake();
+    let by_value = waker.clone();
+    by_value.wake();
     assert_eq!(fifo.len(), 1, "a task is on at most one queue");
     fifo.run_all();
     assert_eq!(gate.polls(), 2);

@@ -2,7 +2,6 @@
 
 use super::wheel::{Entry, EntryState, Wheel};
 use crate::host::Runtime;
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
@@ -23,11 +22,11 @@ impl Wake for Recorder {
     }
 }
 
-fn entries(deadlines: &[u64], log: &Arc<Mutex<Vec<u64>>>) -> Vec<Box<Entry>> {
+fn entries(deadlines: &[u64], log: &Arc<Mutex<Vec<u64>>>) -> Vec<Entry> {
     deadlines
         .iter()
         .map(|&id| {
-            let mut entry = Box::new(Entry::new());
+            let mut entry = Entry::new();
             entry.waker = Some(Waker::from(Arc::new(Recorder { id, log: log.clone() })));
             entry
         })
@@ -47,8 +46,8 @@ fn fires_in_deadline_order_across_levels() {
     let mut boxes = entries(&deadlines, &log);
     let mut wheel = Wheel::new();
     for (entry, &deadline) in boxes.iter_mut().zip(&deadlines) {
-        // SAFETY: boxed entries stay put and outlive the wheel's use.
-        assert!(unsafe { wheel.insert(NonNull::from(&mut **entry), deadline) });
+        // SAFETY: the vector is not touched while entries are linked, so they stay put and outlive the wheel's use.
+        assert!(unsafe { wheel.insert(NonNull::from(entry), deadline) });
     }
     assert_eq!(wheel.next_deadline_tick(), Some(1));
     fire(&mut wheel, 64);
@@ -67,7 +66,7 @@ fn never_fires_early() {
     let mut wheel = Wheel::new();
     for (entry, &deadline) in boxes.iter_mut().zip(&deadlines) {
         // SAFETY: as above.
-        assert!(unsafe { wheel.insert(NonNull::from(&mut **entry), deadline) });
+        assert!(unsafe { wheel.insert(NonNull::from(entry), deadline) });
     }
     for now in (0..2100).step_by(13) {
         fire(&mut wheel, now);
@@ -86,17 +85,17 @@ fn removed_entries_do_not_fire_and_past_deadlines_are_refused() {
     let mut wheel = Wheel::new();
     for (entry, deadline) in boxes.iter_mut().zip([10, 20, 5000]) {
         // SAFETY: as above.
-        assert!(unsafe { wheel.insert(NonNull::from(&mut **entry), deadline) });
+        assert!(unsafe { wheel.insert(NonNull::from(entry), deadline) });
     }
     // SAFETY: entries came from this wheel.
-    unsafe { wheel.remove(NonNull::from(&mut *boxes[1])) };
+    unsafe { wheel.remove(NonNull::from(&mut boxes[1])) };
     // SAFETY: as above.
-    unsafe { wheel.remove(NonNull::from(&mut *boxes[2])) };
+    unsafe { wheel.remove(NonNull::from(&mut boxes[2])) };
     fire(&mut wheel, 10_000);
     assert_eq!(*log.lock().unwrap(), [10]);
     let mut late = entries(&[99], &log);
     // SAFETY: as above.
-    assert!(!unsafe { wheel.insert(NonNull::from(&mut *late[0]), 3) }, "deadline already processed");
+    assert!(!unsafe { wheel.insert(NonNull::from(&mut late[0]), 3) }, "deadline already processed");
 }
 
 #[test]
