@@ -15,11 +15,13 @@ std::thread_local! {
 }
 
 /// Marks `region` as the innermost running fiber stack; returns what to restore.
+#[inline]
 pub(crate) fn enter(region: StackRegion) -> Option<StackRegion> {
     CURRENT.with(|c| c.replace(Some(region)))
 }
 
 /// Restores the value returned by [`enter`].
+#[inline]
 pub(crate) fn leave(previous: Option<StackRegion>) {
     CURRENT.with(|c| c.set(previous));
 }
@@ -29,6 +31,7 @@ pub(crate) fn leave(previous: Option<StackRegion>) {
 /// Async-signal-safe: a SIGSEGV handler may call this to ask whether a
 /// fault address is in the running fiber's guard page.
 #[must_use]
+#[inline]
 pub fn current_stack() -> Option<StackRegion> {
     CURRENT.with(Cell::get)
 }
@@ -37,6 +40,7 @@ pub fn current_stack() -> Option<StackRegion> {
 /// thread is running on? (A fault there is a stack overflow of that fiber.)
 /// Async-signal-safe, see [`current_stack`].
 #[must_use]
+#[inline]
 pub fn is_guard_address(address: usize) -> bool {
     current_stack().is_some_and(|r| r.is_guard(address))
 }

@@ -27,40 +27,58 @@ const MXCSR_DEFAULT: usize = 0x1f80;
 /// x87 control word at `fninit`: all exceptions masked, 64-bit precision, round to nearest.
 const FCW_DEFAULT: usize = 0x037f;
 
+/// The switch itself; see [`switch`]. A naked function rather than
+/// `global_asm!` so calls to it are direct, not through the GOT.
+///
+/// # Safety
+///
+/// As for [`switch`].
+#[unsafe(naked)]
+unsafe extern "C" fn hypha_fiber_switch(save_sp: *mut usize, load_sp: usize) {
+    // rdi = where to save our stack pointer, rsi = stack pointer to load.
+    core::arch::naked_asm!(
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        "mov rax, rsp",
+        "mov [rdi], rsp",
+        "mov rsp, rsi",
+        // Loading MXCSR / the x87 control word is slow and they rarely
+        // differ between contexts: load only when they do.
+        "mov ecx, [rsp]",
+        "cmp ecx, [rax]",
+        "je 2f",
+        "ldmxcsr [rsp]",
+        "2:",
+        "movzx ecx, word ptr [rsp + 4]",
+        "cmp cx, [rax + 4]",
+        "je 3f",
+        "fldcw [rsp + 4]",
+        "3:",
+        "add rsp, 8",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+    );
+}
+
 core::arch::global_asm!(
-    ".pushsection .text.hypha_fiber_switch,\"ax\",@progbits",
-    ".globl hypha_fiber_switch",
-    ".type hypha_fiber_switch,@function",
-    ".p2align 4",
-    // rdi = *mut usize where to save our stack pointer, rsi = stack pointer to load.
-    "hypha_fiber_switch:",
-    "push rbp",
-    "push rbx",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
-    "sub rsp, 8",
-    "stmxcsr [rsp]",
-    "fnstcw [rsp + 4]",
-    "mov [rdi], rsp",
-    "mov rsp, rsi",
-    "ldmxcsr [rsp]",
-    "fldcw [rsp + 4]",
-    "add rsp, 8",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "ret",
-    ".size hypha_fiber_switch, . - hypha_fiber_switch",
-    "",
+    ".pushsection .text.hypha_fiber_start,\"ax\",@progbits",
     // First code run on a new fiber stack: rbx = data, r12 = entry, rbp = 0,
     // rsp 16-byte aligned. The return address is marked undefined so DWARF
     // unwinders and backtraces stop here; rbp = 0 ends frame-pointer walks.
     ".globl hypha_fiber_start",
+    ".hidden hypha_fiber_start",
     ".type hypha_fiber_start,@function",
     ".p2align 4",
     "hypha_fiber_start:",
@@ -75,7 +93,6 @@ core::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn hypha_fiber_switch(save_sp: *mut usize, load_sp: usize);
     fn hypha_fiber_start();
 }
 
