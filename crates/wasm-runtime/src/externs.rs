@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::func::Func;
 use crate::store::{AsContextMut, StoreContext};
 use crate::trap::{Trap, TrapCode};
-use crate::types::{GlobalType, MemoryType, RefType, TableType, ValType};
+use crate::types::{GlobalType, MemoryType, RefType, TableType};
 use crate::values::Val;
 use crate::vm::layout::VMGlobal;
 use crate::vm::memory::LinearMemory;
@@ -279,10 +279,4 @@ impl Global {
         store.core.globals[self.index].cell.bytes = raw.to_le_bytes();
         Ok(())
     }
-}
-
-/// A value type's matching reference type, for tables.
-#[must_use]
-pub fn table_element(ty: ValType) -> Option<RefType> {
-    crate::vm::instance::ref_type_of(ty)
 }

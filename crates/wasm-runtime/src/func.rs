@@ -1,6 +1,8 @@
 //! [`Func`]: a function in a store (wasm or host), dynamic and typed calls,
 //! and host functions via [`Caller`].
 
+#![expect(clippy::multiple_unsafe_ops_per_block, reason = "funcref field reads of one live store object")]
+
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -302,7 +304,6 @@ macro_rules! tuples {
             fn types() -> Vec<ValType> { alloc::vec![$($n::ty()),*] }
             fn into_vals(self) -> Vec<Val> { let ($($n,)*) = self; alloc::vec![$($n.into_val()),*] }
         }
-        #[expect(non_snake_case, unused_mut, unused_variables, reason = "macro-generated for every arity")]
         impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
             fn types() -> Vec<ValType> { alloc::vec![$($n::ty()),*] }
             fn from_vals(v: &[Val]) -> Option<Self> {
@@ -312,7 +313,25 @@ macro_rules! tuples {
         }
     )*};
 }
-tuples!((), (A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E));
+impl WasmParams for () {
+    fn types() -> Vec<ValType> {
+        Vec::new()
+    }
+    fn into_vals(self) -> Vec<Val> {
+        Vec::new()
+    }
+}
+
+impl WasmResults for () {
+    fn types() -> Vec<ValType> {
+        Vec::new()
+    }
+    fn from_vals(_: &[Val]) -> Option<Self> {
+        Some(())
+    }
+}
+
+tuples!((A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E));
 
 /// A function with statically known parameter and result types.
 #[derive(Debug, Clone, Copy)]

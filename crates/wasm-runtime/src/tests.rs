@@ -19,3 +19,103 @@ fn typed_call() {
     let add = i.get_typed_func::<(i32, i32), i32, _>(&mut store, "add").unwrap();
     assert_eq!(add.call(&mut store, (2, 40)).unwrap(), 42);
 }
+
+#[test]
+fn trap_leaves_store_usable_and_has_backtrace() {
+    let engine = engine();
+    let m = module(
+        &engine,
+        r#"(module (func $boom (export "boom") (result i32) unreachable)
+                   (func (export "div") (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s))"#,
+    );
+    let mut store = Store::new(&engine, ());
+    let i = Instance::new(&mut store, &m, &[]).unwrap();
+    let boom = i.get_typed_func::<(), i32, _>(&mut store, "boom").unwrap();
+    let Err(Error::Trap(t)) = boom.call(&mut store, ()) else { panic!("expected a trap") };
+    assert_eq!(t.code(), TrapCode::Unreachable);
+    assert_eq!(t.backtrace()[0].func_name.as_deref(), Some("boom"));
+    let div = i.get_typed_func::<(i32, i32), i32, _>(&mut store, "div").unwrap();
+    let Err(Error::Trap(t)) = div.call(&mut store, (1, 0)) else { panic!("expected a trap") };
+    assert_eq!(t.code(), TrapCode::IntegerDivisionByZero);
+    assert_eq!(div.call(&mut store, (7, 2)).unwrap(), 3);
+}
+
+#[test]
+fn host_function_through_linker() {
+    let engine = engine();
+    let m = module(
+        &engine,
+        r#"(module (import "env" "double" (func $d (param i32) (result i32)))
+                   (func (export "run") (param i32) (result i32) local.get 0 call $d i32.const 1 i32.add))"#,
+    );
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = Linker::new();
+    linker.func_new("env", "double", FuncType::new([ValType::I32], [ValType::I32]), |mut caller, params, results| {
+        *caller.data_mut() += 1;
+        let Val::I32(x) = params[0] else { return Err(Trap::host("bad argument")) };
+        results[0] = Val::I32(x * 2);
+        Ok(())
+    });
+    let i = linker.instantiate(&mut store, &m).unwrap();
+    let run = i.get_typed_func::<i32, i32, _>(&mut store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 20).unwrap(), 41);
+    assert_eq!(*store.data(), 1);
+}
+
+#[test]
+fn memory_grow_honours_maximum_and_store_limit() {
+    for strategy in [MemoryStrategy::GuardPages, MemoryStrategy::BoundsChecks] {
+        let engine = Engine::host(Config { memory_strategy: strategy, ..Config::default() }).unwrap();
+        let m = module(
+            &engine,
+            r#"(module (memory 1 3) (func (export "grow") (param i32) (result i32) local.get 0 memory.grow)
+                       (func (export "load") (param i32) (result i32) local.get 0 i32.load))"#,
+        );
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &m, &[]).unwrap();
+        let grow = i.get_typed_func::<i32, i32, _>(&mut store, "grow").unwrap();
+        let load = i.get_typed_func::<i32, i32, _>(&mut store, "load").unwrap();
+        assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+        assert_eq!(grow.call(&mut store, 5).unwrap(), -1);
+        assert_eq!(load.call(&mut store, 2 * 65536 - 4).unwrap(), 0);
+        let Err(Error::Trap(t)) = load.call(&mut store, 2 * 65536 - 3) else { panic!("expected a trap") };
+        assert_eq!(t.code(), TrapCode::MemoryOutOfBounds);
+
+        let mut limited = Store::new(&engine, ());
+        limited.set_memory_limit_pages(2);
+        let i = Instance::new(&mut limited, &m, &[]).unwrap();
+        let grow = i.get_typed_func::<i32, i32, _>(&mut limited, "grow").unwrap();
+        assert_eq!(grow.call(&mut limited, 1).unwrap(), 1);
+        assert_eq!(grow.call(&mut limited, 1).unwrap(), -1);
+    }
+}
+
+#[test]
+fn malformed_module_reports_offset() {
+    let engine = engine();
+    let Err(Error::Invalid { offset, .. }) = Module::new(&engine, b"\0asm\x01\0\0\0\x01\x05") else {
+        panic!("expected an invalid-module error")
+    };
+    assert!(offset >= 8);
+    assert!(matches!(Module::new(&engine, b"not wasm"), Err(Error::Invalid { .. })));
+}
+
+#[test]
+fn disabled_feature_is_rejected() {
+    let engine = Engine::host(Config { features: Features { simd: false, ..Features::default() }, ..Config::default() }).unwrap();
+    let bytes = wat::parse_str(r#"(module (func (result v128) v128.const i64x2 0 0))"#).unwrap();
+    assert!(matches!(Module::new(&engine, &bytes), Err(Error::Invalid { .. })));
+}
+
+#[test]
+fn compiles_for_riscv64() {
+    let config = Config { target: Some("riscv64gc-unknown-none-elf".parse().unwrap()), ..Config::default() };
+    let engine = Engine::host(config).unwrap();
+    let bytes = wat::parse_str(
+        r#"(module (memory 1) (func $f (param i32) (result i32) local.get 0 i32.load)
+                   (func (export "g") (result i32) i32.const 4 call $f)
+                   (func (export "v") (param v128) (result v128) local.get 0 local.get 0 i32x4.add))"#,
+    )
+    .unwrap();
+    assert!(engine.precompile(&bytes).unwrap() > 0);
+}

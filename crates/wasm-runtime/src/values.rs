@@ -107,6 +107,7 @@ impl Val {
     }
 
     /// The value of type `ty` in a raw slot.
+    #[expect(clippy::cast_possible_truncation, reason = "a raw slot holds the value in its low bits; truncating to the type's width is the decoding")]
     pub(crate) fn from_raw(raw: u128, ty: ValType, core: &StoreCore) -> Val {
         let low64 = (raw & u128::from(u64::MAX)) as u64;
         match ty {

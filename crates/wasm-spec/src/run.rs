@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use hypha_wasm::{
-    Engine, Error, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, RefType,
+    Engine, Error, Func, FuncType, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, RefType,
     Store, Table, TableType, TrapCode, Val, ValType,
 };
 use wast::core::WastRetCore;

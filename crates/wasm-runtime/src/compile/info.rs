@@ -232,6 +232,7 @@ pub(crate) fn parse(bytes: &[u8], features: Features) -> Result<(ModuleInfo, Vec
     Ok((info, pending))
 }
 
+#[expect(clippy::large_stack_frames, reason = "one match over every section kind; runs on the compiling thread's stack, to be split before the kernel uses it on small stacks")]
 fn collect(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<()> {
     match payload {
         Payload::TypeSection(reader) => {

@@ -259,7 +259,7 @@ pub(crate) fn compile_module(
     let mut image = CodeImage::default();
     let mut relocs = Vec::new();
     let align = |bytes: &mut Vec<u8>| {
-        while bytes.len() % 16 != 0 {
+        while !bytes.len().is_multiple_of(16) {
             bytes.push(0);
         }
     };

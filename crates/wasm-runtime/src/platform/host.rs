@@ -2,6 +2,8 @@
 //! on mmap/mprotect and a SIGSEGV/SIGBUS/SIGILL/SIGFPE handler running on
 //! an alternate signal stack.
 
+#![expect(clippy::multiple_unsafe_ops_per_block, reason = "signal-context and libc calls come in pairs whose one invariant is stated at each block")]
+
 extern crate std;
 
 use core::cell::Cell;
@@ -98,7 +100,8 @@ unsafe fn context_regs(ctx: *mut libc::c_void) -> (usize, usize) {
     let uc = ctx.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext_t to SA_SIGINFO handlers.
     let gregs = unsafe { &(*uc).uc_mcontext.gregs };
-    (gregs[libc::REG_RIP as usize].cast_unsigned() as usize, gregs[libc::REG_RBP as usize].cast_unsigned() as usize)
+    let reg = |r: libc::c_int| usize::try_from(gregs[usize::try_from(r).unwrap_or(0)].cast_unsigned()).unwrap_or(0);
+    (reg(libc::REG_RIP), reg(libc::REG_RBP))
 }
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -148,6 +151,7 @@ unsafe extern "C" fn on_signal(signo: libc::c_int, info: *mut libc::siginfo_t, c
     let index = SIGNALS.iter().position(|s| *s == signo).unwrap_or(0);
     // SAFETY: PREVIOUS is written once inside INSTALL before any handler
     // can run and only read afterwards.
+    #[expect(clippy::deref_addrof, reason = "a static mut is only reachable through a raw pointer (static_mut_refs)")]
     let previous = unsafe { (*(&raw const PREVIOUS))[index] };
     match previous {
         Some(prev) if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN => {
@@ -197,6 +201,7 @@ fn install_handlers() -> Result<(), PlatformError> {
             // SAFETY: only written here, inside `call_once`, before our
             // handler can observe it for this signal... the handler reads
             // slot `i` only after this store for signal `i` completes.
+            #[expect(clippy::deref_addrof, reason = "a static mut is only reachable through a raw pointer (static_mut_refs)")]
             unsafe { (*(&raw mut PREVIOUS))[i] = Some(old) };
         }
     });

@@ -48,6 +48,7 @@ impl CodeObject {
         let obj = CodeObject { ptr, reserved, len: bytes.len(), platform, traps, funcs, first_func, names };
         // SAFETY: `ptr..ptr+reserved` is our fresh reservation; nothing
         // else refers to it.
+        #[expect(clippy::multiple_unsafe_ops_per_block, reason = "protect, copy and publish act on the same fresh reservation")]
         unsafe {
             obj.platform
                 .protect(ptr, reserved, Protection::ReadWrite)

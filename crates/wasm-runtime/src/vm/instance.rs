@@ -8,7 +8,7 @@ use crate::compile::info::{ConstExpr, ConstOp, ImportKind, SegmentMode};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::trap::{Trap, TrapCode};
-use crate::types::{RefType, ValType};
+use crate::types::ValType;
 use crate::vm::layout::{self, VMFuncRef, VMGlobal};
 use crate::vm::memory::LinearMemory;
 use crate::vm::store::{GlobalObj, StoreCore};
@@ -55,6 +55,7 @@ fn incompatible(module: &str, name: &str) -> Error {
 }
 
 /// Evaluate a constant expression to a raw 16-byte value.
+#[expect(clippy::cast_possible_truncation, reason = "i32/i64 arithmetic on the low bits of raw 16-byte slots is the intended truncation")]
 fn eval(core: &StoreCore, globals: &[usize], funcs: &[*const VMFuncRef], expr: &ConstExpr) -> Result<u128> {
     let mut stack: Vec<u128> = Vec::with_capacity(2);
     let bad = || Error::Compile("malformed constant expression".into());
@@ -108,6 +109,7 @@ fn normalise(ty: ValType, raw: u128) -> u128 {
 /// Returns the new instance's index in the store. The instance stays in
 /// the store even when a segment traps (its functions may already be in
 /// imported tables).
+#[expect(clippy::cast_possible_truncation, reason = "index spaces are bounded by the validator far below u32::MAX; raw slots hold pointers/ids that fit usize on the 64-bit targets we support")]
 pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[ResolvedImport]) -> Result<usize> {
     let info = module.info();
     if imports.len() != info.imports.len() {
@@ -256,6 +258,7 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     Ok(index)
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "segment offsets are i32 values held in raw slots: the low 32 bits are the offset")]
 fn initialise_segments(core: &mut StoreCore, index: usize) -> Result<()> {
     let module = core.instances[index].module.clone();
     let info = module.info();
@@ -294,14 +297,4 @@ fn initialise_segments(core: &mut StoreCore, index: usize) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether a raw reference is valid for a table of element type `ty`
-/// (used by the API when writing to tables).
-pub(crate) fn ref_type_of(ty: ValType) -> Option<RefType> {
-    match ty {
-        ValType::FuncRef => Some(RefType::FuncRef),
-        ValType::ExternRef => Some(RefType::ExternRef),
-        _ => None,
-    }
 }

@@ -25,14 +25,10 @@ use crate::compile::info::ModuleInfo;
 
 /// Value of slot 0, to recognise a vmctx in a debugger.
 pub(crate) const VMCTX_MAGIC: u64 = 0x6879_7068_6176_6d63; // "hyphavmc"
-/// Byte offset of the store pointer.
-pub(crate) const VMCTX_STORE: i32 = 8;
 /// Byte offset of the runtime limits pointer.
 pub(crate) const VMCTX_LIMITS: i32 = 16;
 /// Byte offset of the libcall table pointer.
 pub(crate) const VMCTX_LIBCALLS: i32 = 24;
-/// Byte offset of the instance pointer.
-pub(crate) const VMCTX_INSTANCE: i32 = 32;
 const HEADER_SLOTS: u32 = 5;
 
 /// Where a linear memory currently is. Compiled code loads `base` and

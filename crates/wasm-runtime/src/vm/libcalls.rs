@@ -1,7 +1,12 @@
 //! Libcalls: runtime functions compiled code calls through the vmctx
 //! libcall table (see `layout::Libcall` for the calling convention).
 
+#![expect(clippy::cast_possible_truncation, reason = "libcall arguments are u64 carriers of u32 wasm indices and lengths; usize is 64 bits on every supported target (asserted below)")]
+#![expect(clippy::multiple_unsafe_ops_per_block, reason = "each block reads the vmctx slots of one live instance; the shared invariant is stated at `context`")]
+
 use crate::trap::{Trap, TrapCode};
+
+const _: () = assert!(usize::BITS == 64, "hypha-wasm supports 64-bit targets only");
 use crate::vm::instance::InstanceData;
 use crate::vm::layout::{LIBCALL_COUNT, Libcall};
 use crate::vm::store::StoreCore;

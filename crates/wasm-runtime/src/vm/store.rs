@@ -52,6 +52,7 @@ impl core::fmt::Debug for HostFuncCtx {
 }
 
 /// Everything a store owns, apart from the embedder's data.
+#[expect(clippy::vec_box, reason = "compiled code holds pointers into these objects: each needs its own stable heap address")]
 pub(crate) struct StoreCore {
     pub id: u64,
     pub engine: Engine,

@@ -12,6 +12,8 @@
 //! activation and return non-zero; the compiled code then executes a
 //! "pending" trap instruction and takes the same path.
 
+#![expect(clippy::multiple_unsafe_ops_per_block, reason = "each block touches the one live activation/store pair whose invariant is stated at the block")]
+
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
@@ -27,7 +29,6 @@ const MAX_FRAMES: usize = 64;
 pub(crate) struct Activation {
     jmpbuf: JmpBuf,
     store: *mut StoreCore,
-    prev: *mut Activation,
     /// Highest stack address wasm frames of this activation can have.
     entry_sp: usize,
     code: Option<TrapCode>,
@@ -54,7 +55,6 @@ pub(crate) unsafe fn invoke(core: *mut StoreCore, funcref: *const VMFuncRef, val
     let mut act = Activation {
         jmpbuf: [0; 32],
         store: core,
-        prev,
         entry_sp: 0,
         code: None,
         pending: None,
@@ -64,7 +64,7 @@ pub(crate) unsafe fn invoke(core: *mut StoreCore, funcref: *const VMFuncRef, val
     let here = (&raw const act) as usize;
     act.entry_sp = here;
     // SAFETY: (1); the limits box lives as long as the store.
-    let limits = unsafe { &mut *(*core).limits };
+    let limits = unsafe { &mut (*core).limits };
     let outermost = limits.stack_limit == 0;
     if outermost {
         // SAFETY: (1) engine is live.
@@ -94,7 +94,7 @@ pub(crate) unsafe fn invoke(core: *mut StoreCore, funcref: *const VMFuncRef, val
     unsafe { (*core).activation = prev };
     if outermost {
         // SAFETY: (1).
-        unsafe { (*(*core).limits).stack_limit = 0 };
+        unsafe { (*core).limits.stack_limit = 0 };
     }
     if status == 0 {
         return Ok(());
@@ -161,7 +161,7 @@ pub(crate) unsafe fn handle_fault(fault: &Fault) -> FaultAction {
     act.frames[0] = fault.pc;
     act.num_frames = 1;
     let mut fp = fault.fp;
-    while act.num_frames < MAX_FRAMES && fp != 0 && fp < entry_sp && fp % 8 == 0 {
+    while act.num_frames < MAX_FRAMES && fp != 0 && fp < entry_sp && fp.is_multiple_of(8) {
         // SAFETY: wasm code keeps frame pointers; every fp below the entry
         // point is a frame record [saved fp, return address] on this stack.
         let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
