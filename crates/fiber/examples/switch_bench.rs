@@ -14,14 +14,17 @@ const ROUND_TRIPS: u64 = 500_000;
 const CREATIONS: u32 = 20_000;
 
 fn round_trip_ns() -> f64 {
-    let mut fiber = Fiber::new(FiberStack::new(64 * 1024).unwrap(), |mut x: u64, s: &Suspend<u64, u64, ()>| {
-        loop {
-            match s.suspend(x) {
-                Ok(next) => x = next,
-                Err(_) => return,
+    let mut fiber = Fiber::new(
+        FiberStack::new(64 * 1024).unwrap(),
+        |mut x: u64, s: &Suspend<u64, u64, ()>| {
+            loop {
+                match s.suspend(x) {
+                    Ok(next) => x = next,
+                    Err(_) => return,
+                }
             }
-        }
-    })
+        },
+    )
     .unwrap();
     // Warm up.
     for i in 0..10_000 {
@@ -44,7 +47,11 @@ fn create_ns(reuse: bool) -> f64 {
     let mut spare = Some(FiberStack::new(64 * 1024).unwrap());
     let start = Instant::now();
     for i in 0..CREATIONS {
-        let stack = if reuse { spare.take().unwrap() } else { FiberStack::new(64 * 1024).unwrap() };
+        let stack = if reuse {
+            spare.take().unwrap()
+        } else {
+            FiberStack::new(64 * 1024).unwrap()
+        };
         let mut fiber = Fiber::new(stack, |x: u32, _: &Suspend<u32, (), u32>| x + 1).unwrap();
         black_box(fiber.resume(i));
         if reuse {
@@ -58,6 +65,12 @@ fn main() {
     // Best of fifteen to dodge noise from the other helpers on the machine.
     let best = |f: &dyn Fn() -> f64| (0..15).map(|_| f()).fold(f64::INFINITY, f64::min);
     println!("switch round trip (resume + suspend): {:8.2} ns", best(&round_trip_ns));
-    println!("create + run + drop, fresh mmap stack: {:8.0} ns", best(&|| create_ns(false)));
-    println!("create + run, reused stack:            {:8.0} ns", best(&|| create_ns(true)));
+    println!(
+        "create + run + drop, fresh mmap stack: {:8.0} ns",
+        best(&|| create_ns(false))
+    );
+    println!(
+        "create + run, reused stack:            {:8.0} ns",
+        best(&|| create_ns(true))
+    );
 }

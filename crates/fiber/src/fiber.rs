@@ -216,7 +216,10 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
         let (Some(shared_addr), Some(closure_addr), Some(frame_top)) = (shared_addr, closure_addr, frame_top) else {
             return Err(too_small());
         };
-        if frame_top.checked_sub(arch::INIT_FRAME_SIZE).is_none_or(|sp| sp <= region.limit()) {
+        if frame_top
+            .checked_sub(arch::INIT_FRAME_SIZE)
+            .is_none_or(|sp| sp <= region.limit())
+        {
             return Err(too_small());
         }
 
@@ -342,7 +345,10 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
     }
 
     /// Winds the fiber down; returns the panic payload instead of raising it.
-    #[cfg_attr(not(feature = "std"), expect(clippy::unnecessary_wraps, reason = "Err carries panics with std"))]
+    #[cfg_attr(
+        not(feature = "std"),
+        expect(clippy::unnecessary_wraps, reason = "Err carries panics with std")
+    )]
     fn cancel_inner(&mut self) -> Result<Option<Return>, PanicPayload> {
         match self.state {
             State::Done => Ok(None),
@@ -447,7 +453,10 @@ where
         Transfer::Resume(value) => value,
         _ => unreachable!("a fiber was started without a resume value"),
     };
-    let suspend = Suspend { shared: ptr::from_ref(shared), _marker: PhantomData };
+    let suspend = Suspend {
+        shared: ptr::from_ref(shared),
+        _marker: PhantomData,
+    };
 
     #[cfg(feature = "std")]
     let out = match std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| f(first, &suspend))) {
@@ -477,7 +486,9 @@ pub struct Suspend<Resume, Yield, Return> {
 
 impl<R, Y, Ret> fmt::Debug for Suspend<R, Y, Ret> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Suspend").field("stack", &self.stack()).finish_non_exhaustive()
+        f.debug_struct("Suspend")
+            .field("stack", &self.stack())
+            .finish_non_exhaustive()
     }
 }
 

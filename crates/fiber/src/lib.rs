@@ -69,6 +69,13 @@
 //! - **Signals.** Switching must not happen inside a signal handler on the
 //!   host; a handler may read [`current_stack`] / [`is_guard_address`]
 //!   (plain thread-local loads) to classify a fault.
+//! - **Traps.** A runtime that recovers from a fault (trap, guard-page hit)
+//!   by redirecting execution must land on the *same* stack that faulted —
+//!   its wasm-call entry point inside the fiber closure — and then return
+//!   or suspend normally. Jumping from a fiber stack straight onto the
+//!   resumer's stack would bypass this crate's bookkeeping (unsound). The
+//!   guard page stays mapped, so the fault handler needs its own stack
+//!   (`sigaltstack` on the host, a per-CPU trap stack in the kernel).
 //! - **Frame chains.** The first frame of a fiber has a zero frame pointer
 //!   and (for DWARF unwinders) an undefined return address, so backtraces
 //!   taken inside a fiber end cleanly at the fiber's entry; they do not
@@ -162,6 +169,22 @@
 //! Epoch preemption is the same path: the epoch-deadline hook calls
 //! `suspend` with a "yield" marker, and the outer future wakes itself and
 //! returns `Pending`.
+
+//! # Testing
+//!
+//! `cargo test -p hypha-fiber` runs everything on the x86_64 host (stack
+//! overflow tests re-execute the test binary in a child process). The same
+//! suite runs for riscv64 under QEMU user-mode emulation:
+//!
+//! ```text
+//! CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_LINKER=riscv64-linux-gnu-gcc \
+//! CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_RUNNER="qemu-riscv64 -L /usr/riscv64-linux-gnu" \
+//!   cargo test -p hypha-fiber --target riscv64gc-unknown-linux-gnu
+//! ```
+//!
+//! (Debian: `gcc-riscv64-linux-gnu`, `qemu-user` from bookworm-backports;
+//! `rustup target add riscv64gc-unknown-linux-gnu`.) The switch cost:
+//! `cargo run --release -p hypha-fiber --example switch_bench`.
 
 #![no_std]
 

@@ -180,7 +180,9 @@ pub struct FiberStack {
 
 impl fmt::Debug for FiberStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FiberStack").field("region", &self.region).finish_non_exhaustive()
+        f.debug_struct("FiberStack")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
     }
 }
 
@@ -254,7 +256,9 @@ impl MmapStackAllocator {
     /// `guard_pages` guard pages (at least one).
     #[must_use]
     pub const fn with_guard_pages(guard_pages: usize) -> Self {
-        Self { guard_pages: if guard_pages == 0 { 1 } else { guard_pages } }
+        Self {
+            guard_pages: if guard_pages == 0 { 1 } else { guard_pages },
+        }
     }
 
     /// The host page size.
@@ -277,7 +281,10 @@ fn errno() -> i32 {
 unsafe impl StackAllocator for MmapStackAllocator {
     fn allocate(&self, size: usize) -> Result<StackRegion, StackError> {
         if size == 0 {
-            return Err(StackError::TooSmall { requested: 0, minimum: 1 });
+            return Err(StackError::TooSmall {
+                requested: 0,
+                minimum: 1,
+            });
         }
         let page = Self::page_size();
         let usable = size.checked_next_multiple_of(page).ok_or(StackError::SizeOverflow)?;
@@ -326,7 +333,10 @@ mod tests {
 
     #[test]
     fn region_rejects_bad_layouts() {
-        assert_eq!(StackRegion::new(0x1000, 0x2000, 0x3000).map(|r| r.usable_size()), Ok(0x1000));
+        assert_eq!(
+            StackRegion::new(0x1000, 0x2000, 0x3000).map(|r| r.usable_size()),
+            Ok(0x1000)
+        );
         assert_eq!(StackRegion::new(0x2000, 0x1000, 0x3000), Err(StackError::BadLayout));
         assert_eq!(StackRegion::new(0x1000, 0x3000, 0x3000), Err(StackError::BadLayout));
         assert_eq!(StackRegion::new(0x1000, 0x2000, 0x3008), Err(StackError::BadLayout));
@@ -354,6 +364,9 @@ mod tests {
         assert_eq!(r.guard_size(), page);
         assert_eq!(r.top() % STACK_ALIGN, 0);
         assert!(matches!(FiberStack::new(0), Err(StackError::TooSmall { .. })));
-        assert_eq!(MmapStackAllocator::new().allocate(usize::MAX).err(), Some(StackError::SizeOverflow));
+        assert_eq!(
+            MmapStackAllocator::new().allocate(usize::MAX).err(),
+            Some(StackError::SizeOverflow)
+        );
     }
 }

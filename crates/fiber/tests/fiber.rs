@@ -192,13 +192,16 @@ fn many_fibers_alive_at_once() {
     const ROUNDS: usize = 20;
     let mut fibers: Vec<_> = (0..FIBERS)
         .map(|id| {
-            Fiber::new(FiberStack::new(16 * 1024).unwrap(), move |mut acc: usize, s: &Suspend<usize, usize, usize>| {
-                for _ in 0..ROUNDS {
-                    acc = acc * 3 + id;
-                    acc = s.suspend(acc % 1_000_003).unwrap();
-                }
-                acc + id
-            })
+            Fiber::new(
+                FiberStack::new(16 * 1024).unwrap(),
+                move |mut acc: usize, s: &Suspend<usize, usize, usize>| {
+                    for _ in 0..ROUNDS {
+                        acc = acc * 3 + id;
+                        acc = s.suspend(acc % 1_000_003).unwrap();
+                    }
+                    acc + id
+                },
+            )
             .unwrap()
         })
         .collect();
@@ -240,7 +243,9 @@ fn send_fiber_resumes_on_another_thread() {
     }
     .unwrap();
     assert_eq!(expect_yield(fiber.resume(1)), 2);
-    let out = std::thread::spawn(move || expect_return(fiber.resume(20))).join().unwrap();
+    let out = std::thread::spawn(move || expect_return(fiber.resume(20)))
+        .join()
+        .unwrap();
     assert_eq!(out, 40);
 }
 
@@ -248,9 +253,15 @@ fn send_fiber_resumes_on_another_thread() {
 
 #[test]
 fn closure_too_big_for_the_stack_is_an_error() {
-    #[expect(clippy::large_stack_arrays, reason = "the point is a closure bigger than the fiber stack")]
+    #[expect(
+        clippy::large_stack_arrays,
+        reason = "the point is a closure bigger than the fiber stack"
+    )]
     let big = [7_u8; 128 * 1024];
-    let result = Fiber::new(FiberStack::new(16 * 1024).unwrap(), move |(), _: &Suspend<(), (), u8>| big[5]);
+    let result = Fiber::new(
+        FiberStack::new(16 * 1024).unwrap(),
+        move |(), _: &Suspend<(), (), u8>| big[5],
+    );
     match result {
         Err(StackError::TooSmall { requested, minimum }) => {
             assert_eq!(requested, 16 * 1024);
@@ -333,7 +344,8 @@ fn dropping_a_suspended_fiber_cancels_it_and_runs_destructors() {
             log.borrow_mut().push(format!("{first:?}"));
             // Cancelled fibers cannot yield again: suspend returns at once.
             let second = s.suspend(2);
-            log.borrow_mut().push(format!("{second:?} cancelled={}", s.is_cancelled()));
+            log.borrow_mut()
+                .push(format!("{second:?} cancelled={}", s.is_cancelled()));
             drop(boxed);
         })
         .unwrap();
@@ -342,7 +354,13 @@ fn dropping_a_suspended_fiber_cancels_it_and_runs_destructors() {
         drop(fiber);
     }
     assert_eq!(drops.get(), 2, "both values on the fiber stack were dropped");
-    assert_eq!(*log.borrow(), vec![format!("{:?}", Err::<(), _>(Cancelled)), "Err(Cancelled) cancelled=true".to_owned()]);
+    assert_eq!(
+        *log.borrow(),
+        vec![
+            format!("{:?}", Err::<(), _>(Cancelled)),
+            "Err(Cancelled) cancelled=true".to_owned()
+        ]
+    );
 }
 
 #[test]
@@ -424,7 +442,10 @@ fn pinned_value_on_a_cancelled_fiber_is_dropped_before_the_stack_is_freed() {
     }
     let reg = Rc::clone(&registry);
     let mut fiber = Fiber::new(stack(), move |(), s: &Suspend<(), (), ()>| {
-        let node = std::pin::pin!(Node { registry: Rc::clone(&reg), _pinned: core::marker::PhantomPinned });
+        let node = std::pin::pin!(Node {
+            registry: Rc::clone(&reg),
+            _pinned: core::marker::PhantomPinned
+        });
         reg.borrow_mut().push(std::ptr::from_ref(&*node).addr());
         while s.suspend(()).is_ok() {}
     })
@@ -472,7 +493,11 @@ mod x86 {
         .unwrap();
         assert_eq!(expect_yield(fiber.resume(())) & ROUND_MASK, ROUND_UP);
         assert_eq!(mxcsr(), outside, "fiber's rounding mode did not leak out");
-        assert_eq!(expect_return(fiber.resume(())) & ROUND_MASK, ROUND_UP, "and it was restored inside");
+        assert_eq!(
+            expect_return(fiber.resume(())) & ROUND_MASK,
+            ROUND_UP,
+            "and it was restored inside"
+        );
         assert_eq!(mxcsr(), outside);
     }
 
@@ -499,6 +524,88 @@ fn backtrace_inside_a_fiber_ends_at_the_fiber_entry() {
     let trace = expect_return(fiber.resume(()));
     assert!(trace.contains("hypha_fiber::fiber::entry"), "{trace}");
     // Nothing from the resumer's stack: not `Fiber::resume`, not the test harness.
-    assert!(!trace.contains("::resume"), "walk did not stop at the fiber entry:\n{trace}");
-    assert!(!trace.contains("run_test"), "walk did not stop at the fiber entry:\n{trace}");
+    assert!(
+        !trace.contains("::resume"),
+        "walk did not stop at the fiber entry:\n{trace}"
+    );
+    assert!(
+        !trace.contains("run_test"),
+        "walk did not stop at the fiber entry:\n{trace}"
+    );
+}
+
+// === custom stack allocators (the kernel's path) ===
+
+mod allocators {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use hypha_fiber::{MmapStackAllocator, StackAllocator, StackRegion};
+
+    use super::*;
+
+    /// Counts calls; memory from the host allocator.
+    #[derive(Default)]
+    struct Counting {
+        allocated: AtomicUsize,
+        freed: AtomicUsize,
+    }
+
+    // SAFETY: forwards to `MmapStackAllocator`, which upholds the contract.
+    unsafe impl StackAllocator for Counting {
+        fn allocate(&self, size: usize) -> Result<StackRegion, StackError> {
+            self.allocated.fetch_add(1, Ordering::Relaxed);
+            MmapStackAllocator::with_guard_pages(2).allocate(size)
+        }
+
+        unsafe fn deallocate(&self, region: StackRegion) {
+            self.freed.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: forwarded from our caller; the region came from the
+            // same kind of allocator.
+            unsafe { MmapStackAllocator::with_guard_pages(2).deallocate(region) };
+        }
+    }
+
+    #[test]
+    fn fiber_on_a_custom_allocator_frees_its_stack_exactly_once() {
+        let alloc = Arc::new(Counting::default());
+        let stack = FiberStack::with_allocator(alloc.clone(), 32 * 1024).unwrap();
+        assert_eq!(stack.region().guard_size(), 2 * MmapStackAllocator::page_size());
+        let mut fiber = Fiber::new(stack, |x: u32, s: &Suspend<u32, u32, u32>| s.suspend(x).unwrap() + 1).unwrap();
+        assert_eq!(expect_yield(fiber.resume(1)), 1);
+        // Finishing and reusing the stack does not free it...
+        assert_eq!(expect_return(fiber.resume(2)), 3);
+        let stack = fiber.into_stack();
+        assert_eq!(alloc.freed.load(Ordering::Relaxed), 0);
+        // ...dropping the fiber that finally owns it does.
+        let fiber = Fiber::new(stack, |(), _: &Suspend<(), (), ()>| {}).unwrap();
+        drop(fiber);
+        assert_eq!(alloc.allocated.load(Ordering::Relaxed), 1);
+        assert_eq!(alloc.freed.load(Ordering::Relaxed), 1);
+    }
+
+    /// Hands out one fixed, guard-less buffer that is far too small.
+    struct Tiny {
+        buf: Box<[u128; 8]>,
+    }
+
+    // SAFETY: the buffer is owned by the allocator, outlives every stack it
+    // hands out (the `Arc` keeps it alive), and the region has no guard.
+    unsafe impl StackAllocator for Tiny {
+        fn allocate(&self, _size: usize) -> Result<StackRegion, StackError> {
+            let base = self.buf.as_ptr().expose_provenance();
+            StackRegion::new(base, base, base + core::mem::size_of_val(&*self.buf))
+        }
+
+        unsafe fn deallocate(&self, _region: StackRegion) {}
+    }
+
+    #[test]
+    fn stack_without_room_for_the_first_frame_is_an_error() {
+        let alloc: Arc<dyn StackAllocator> = Arc::new(Tiny { buf: Box::new([0; 8]) });
+        let stack = FiberStack::with_allocator(alloc, 128).unwrap();
+        assert_eq!(stack.region().guard_size(), 0);
+        let result = Fiber::new(stack, |(), _: &Suspend<(), (), ()>| {});
+        assert!(matches!(result, Err(StackError::TooSmall { requested: 128, .. })), "{result:?}");
+    }
 }

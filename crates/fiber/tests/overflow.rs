@@ -27,7 +27,10 @@ fn recurse(depth: u64) -> u64 {
 }
 
 fn overflow_in_a_fiber() {
-    let mut fiber = Fiber::new(FiberStack::new(64 * 1024).unwrap(), |(), _: &Suspend<(), (), u64>| recurse(0)).unwrap();
+    let mut fiber = Fiber::new(FiberStack::new(64 * 1024).unwrap(), |(), _: &Suspend<(), (), u64>| {
+        recurse(0)
+    })
+    .unwrap();
     let _ = fiber.resume(());
     // Not reached: the fiber faults.
     std::process::exit(0);
@@ -93,7 +96,11 @@ extern "C" fn on_segv(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
 fn install_guard_handler() {
     const ALT_STACK: usize = 64 * 1024;
     let alt = Box::leak(vec![0_u8; ALT_STACK].into_boxed_slice());
-    let ss = libc::stack_t { ss_sp: alt.as_mut_ptr().cast(), ss_flags: 0, ss_size: ALT_STACK };
+    let ss = libc::stack_t {
+        ss_sp: alt.as_mut_ptr().cast(),
+        ss_flags: 0,
+        ss_size: ALT_STACK,
+    };
     // SAFETY: `alt` is leaked, so the alternate stack outlives the thread.
     assert_eq!(unsafe { libc::sigaltstack(&raw const ss, std::ptr::null_mut()) }, 0);
     // SAFETY: an all-zero sigaction is a valid starting point.
@@ -101,7 +108,10 @@ fn install_guard_handler() {
     action.sa_sigaction = on_segv as *const () as usize;
     action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
     // SAFETY: installs an async-signal-safe handler for SIGSEGV.
-    assert_eq!(unsafe { libc::sigaction(libc::SIGSEGV, &raw const action, std::ptr::null_mut()) }, 0);
+    assert_eq!(
+        unsafe { libc::sigaction(libc::SIGSEGV, &raw const action, std::ptr::null_mut()) },
+        0
+    );
 }
 
 #[test]

@@ -136,7 +136,11 @@ fn callee_saved_registers_survive_a_switch_both_ways() {
     let expected_mine = arch::around_call(0x2000, noop, core::ptr::null_mut::<u8>());
     assert_eq!(mine.len(), arch::REGS);
     assert_eq!(mine, expected_mine, "resumer's registers after the fiber ran");
-    assert_eq!(fiber_saw, Some(expected_fiber), "fiber's registers after the resumer ran");
+    assert_eq!(
+        fiber_saw,
+        Some(expected_fiber),
+        "fiber's registers after the resumer ran"
+    );
 }
 
 extern "C" fn noop(_: *mut u8) {}

@@ -125,12 +125,12 @@ pub(crate) unsafe fn init_stack(top: usize, entry: EntryFn, data: *mut u8) -> us
     let sp = top - INIT_FRAME_SIZE;
     let frame: [usize; 8] = [
         MXCSR_DEFAULT | (FCW_DEFAULT << 32),
-        0,                                  // r15
-        0,                                  // r14
-        0,                                  // r13
-        entry as usize, // r12: entry
-        data.expose_provenance(), // rbx: data
-        0,                                  // rbp: ends frame-pointer walks
+        0,                                       // r15
+        0,                                       // r14
+        0,                                       // r13
+        entry as usize,                          // r12: entry
+        data.expose_provenance(),                // rbx: data
+        0,                                       // rbp: ends frame-pointer walks
         (hypha_fiber_start as *const ()).addr(), // return address of the switch
     ];
     let dst = core::ptr::with_exposed_provenance_mut::<[usize; 8]>(sp);
