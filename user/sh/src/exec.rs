@@ -443,3 +443,75 @@ fn describe(e: &io::Error) -> String {
         None => s,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One test function: `cd` changes the process-wide working directory,
+    /// so these steps must not run in parallel with each other.
+    #[test]
+    fn builtins_variables_connectors_and_redirections_on_the_host() {
+        let dir = std::env::temp_dir().join(format!("hypha-sh-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir_s = dir.to_str().expect("utf-8 temp path").to_owned();
+        let mut sh = Shell::new();
+
+        // Variables, `$?`, && and ||.
+        assert_eq!(sh.run_line("X=hello; Y=\"$X world\""), Flow::Continue);
+        assert_eq!(sh.var("Y").as_deref(), Some("hello world"));
+        sh.run_line("false || Z=ran; true && W=ran; false && V=no");
+        assert_eq!(sh.var("Z").as_deref(), Some("ran"));
+        assert_eq!(sh.var("W").as_deref(), Some("ran"));
+        assert_eq!(sh.var("V"), None);
+        sh.run_line("false; S=$?");
+        assert_eq!(sh.var("S").as_deref(), Some("1"));
+
+        // cd + pwd redirected into a file, then appended to.
+        sh.run_line(&format!("cd {dir_s} && pwd > out.txt && pwd >> out.txt"));
+        assert_eq!(sh.last_status(), 0);
+        assert_eq!(sh.prompt(), format!("hypha:{dir_s}$ "));
+        let text = std::fs::read_to_string(dir.join("out.txt")).expect("redirect wrote the file");
+        assert_eq!(text, format!("{dir_s}\n{dir_s}\n"));
+
+        // export marks variables for children; unexported ones are not passed.
+        sh.run_line("export E1=one; LOCAL=two");
+        let env = sh.child_env(&Command::default());
+        assert!(env.contains(&("E1".into(), "one".into())));
+        assert!(!env.iter().any(|(k, _)| k == "LOCAL"));
+        assert!(env.contains(&("PWD".into(), dir_s.clone())));
+        sh.run_line("export > vars.txt");
+        let vars = std::fs::read_to_string(dir.join("vars.txt")).expect("export listing");
+        assert!(vars.contains("export E1=one\n"));
+
+        // Errors set the status and the shell goes on.
+        sh.run_line("cd /definitely/not/here");
+        assert_eq!(sh.last_status(), 1);
+        sh.run_line("echo 'unterminated");
+        assert_eq!(sh.last_status(), 2);
+        sh.run_line("no-such-program-xyz");
+        assert_eq!(sh.last_status(), 127);
+
+        // A program that exists but cannot be spawned (host build: ENOSYS);
+        // a failed redirection stops it before the spawn.
+        std::fs::write(dir.join("prog.wasm"), b"\0asm").expect("write");
+        sh.run_line("./prog");
+        assert_eq!(sh.last_status(), 126);
+        sh.run_line("./prog < missing-file");
+        assert_eq!(sh.last_status(), 1);
+
+        // `> file` alone creates the file; exit returns its status.
+        sh.run_line("> empty.txt");
+        assert_eq!(std::fs::read(dir.join("empty.txt")).expect("created").len(), 0);
+        assert_eq!(sh.run_line("exit 3"), Flow::Exit(3));
+        assert_eq!(sh.run_line("false; exit"), Flow::Exit(1));
+
+        std::env::set_current_dir("/").expect("leave temp dir");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn describe_strips_os_error() {
+        assert!(!describe(&io::Error::from_raw_os_error(2)).contains("os error"));
+    }
+}
