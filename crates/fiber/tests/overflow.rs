@@ -102,16 +102,15 @@ fn install_guard_handler() {
         ss_size: ALT_STACK,
     };
     // SAFETY: `alt` is leaked, so the alternate stack outlives the thread.
-    assert_eq!(unsafe { libc::sigaltstack(&raw const ss, std::ptr::null_mut()) }, 0);
+    let rc = unsafe { libc::sigaltstack(&raw const ss, std::ptr::null_mut()) };
+    assert_eq!(rc, 0);
     // SAFETY: an all-zero sigaction is a valid starting point.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_segv as *const () as usize;
     action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
     // SAFETY: installs an async-signal-safe handler for SIGSEGV.
-    assert_eq!(
-        unsafe { libc::sigaction(libc::SIGSEGV, &raw const action, std::ptr::null_mut()) },
-        0
-    );
+    let rc = unsafe { libc::sigaction(libc::SIGSEGV, &raw const action, std::ptr::null_mut()) };
+    assert_eq!(rc, 0);
 }
 
 #[test]
