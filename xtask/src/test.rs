@@ -10,7 +10,15 @@ use std::time::Instant;
 /// Returns whether all of them passed.
 pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
     let started = Instant::now();
-    let results = vec![host_suite(filter)?, crate::kernel::test(filter)?];
+    let root = crate::workspace_root();
+    let mut results = vec![host_suite(filter)?, user_suite(filter)?];
+    for strategy in ["guard", "bounds"] {
+        let mut command = Command::new(env!("CARGO"));
+        command.current_dir(&root).args(["run", "--release", "--quiet", "-p", "hypha-wasm-spec", "--", "--strategy", strategy]);
+        command.args(filter);
+        results.push(runner_suite(&format!("spec[{strategy}]"), "spec", &mut command)?);
+    }
+    results.push(crate::kernel::test(filter)?);
 
     println!();
     println!("=== summary ({:.0} s) ===", started.elapsed().as_secs_f64());
@@ -33,8 +41,6 @@ pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
 /// `cargo test` over every host crate (everything but the riscv64-only
 /// loader and kernel and the benchmark binaries with their peers).
 fn host_suite(filter: Option<&str>) -> Result<SuiteResult> {
-    println!("=== host: cargo test (host crates) ===");
-    let mut result = SuiteResult::new("host");
     let mut command = Command::new(env!("CARGO"));
     command.current_dir(crate::workspace_root()).args([
         "test",
@@ -49,7 +55,26 @@ fn host_suite(filter: Option<&str>) -> Result<SuiteResult> {
     if let Some(filter) = filter {
         command.args(["--", filter]);
     }
-    let success = suite::run_streaming(&mut command, |line| {
+    libtest_suite("host", &mut command)
+}
+
+/// The host tests of the programs in `user/` (their own workspace, built
+/// for the host here; the same code runs on Hypha as `wasm32-wasip1`).
+fn user_suite(filter: Option<&str>) -> Result<SuiteResult> {
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(crate::workspace_root().join("user")).args(["test", "--workspace"]);
+    if let Some(filter) = filter {
+        command.args(["--", filter]);
+    }
+    libtest_suite("user", &mut command)
+}
+
+/// Runs a libtest-based command (`cargo test …`) and sums its
+/// `test result:` lines.
+fn libtest_suite(name: &str, command: &mut Command) -> Result<SuiteResult> {
+    println!("=== {name}: {command:?} ===");
+    let mut result = SuiteResult::new(name);
+    let success = suite::run_streaming(command, |line| {
         suite::add_libtest_summary(line, &mut result);
     })?;
     if !success && result.failed == 0 {
@@ -59,24 +84,24 @@ fn host_suite(filter: Option<&str>) -> Result<SuiteResult> {
 }
 
 /// Runs a suite runner that prints its own closing line
-/// `NAME: P passed, F failed[, S skipped]` and exits non-zero on failure.
-#[expect(dead_code, reason = "used as the spec and loom suites land")]
-fn runner_suite(name: &str, command: &mut Command) -> Result<SuiteResult> {
-    println!("=== {name} ===");
+/// `LINE_NAME: P passed, F failed[, S skipped]` and exits non-zero on
+/// failure; the suite is reported as `name`.
+fn runner_suite(name: &str, line_name: &str, command: &mut Command) -> Result<SuiteResult> {
+    println!("=== {name}: {command:?} ===");
     let mut result = SuiteResult::new(name);
     let mut seen = false;
     let success = suite::run_streaming(command, |line| {
-        if let Some((line_name, passed, failed, skipped)) = suite::parse_counts_line(line)
-            && line_name == name
+        if let Some((parsed_name, passed, failed, skipped)) = suite::parse_counts_line(line)
+            && parsed_name == line_name
         {
             (result.passed, result.failed, result.skipped) = (passed, failed, skipped);
             seen = true;
         }
     })?;
     if !seen {
-        result.error = Some(format!("the {name} runner ended without its `{name}: N passed, N failed` line"));
+        result.error = Some(format!("the runner ended without its `{line_name}: N passed, N failed` line"));
     } else if !success && result.failed == 0 {
-        result.error = Some(format!("the {name} runner exited with failure"));
+        result.error = Some("the runner exited with failure".to_owned());
     }
     Ok(result)
 }
