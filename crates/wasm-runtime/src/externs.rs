@@ -120,6 +120,17 @@ impl Memory {
         Ok(store.core.memories[self.index].data_mut())
     }
 
+    /// The memory's bytes and the store's data at once, so a host
+    /// function can access guest memory and its own state together.
+    ///
+    /// # Errors
+    /// With a foreign store.
+    pub fn data_and_store_mut<'a, T>(&self, store: &'a mut StoreContext<T>) -> Result<(&'a mut [u8], &'a mut T)> {
+        check(&store.core, self.store_id)?;
+        let (core, data) = store.split_mut();
+        Ok((core.memories[self.index].data_mut(), data))
+    }
+
     /// Copy `buf.len()` bytes at `offset` into `buf`.
     ///
     /// # Errors

@@ -61,6 +61,11 @@ impl<T> StoreContext<T> {
         &mut self.data
     }
 
+    /// The runtime's part and the embedder's data, borrowed separately.
+    pub(crate) fn split_mut(&mut self) -> (&mut StoreCore, &mut T) {
+        (&mut self.core, &mut self.data)
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.core.engine

@@ -73,19 +73,40 @@ pub struct Trap {
     code: TrapCode,
     message: Option<String>,
     backtrace: Vec<FrameInfo>,
+    /// Set when a host function ended the guest on purpose (`proc_exit`).
+    exit_code: Option<i32>,
 }
 
 impl Trap {
     /// A trap with the given code and no backtrace.
     #[must_use]
     pub fn new(code: TrapCode) -> Self {
-        Trap { code, message: None, backtrace: Vec::new() }
+        Trap { code, message: None, backtrace: Vec::new(), exit_code: None }
     }
 
     /// A trap raised by a host function, carrying its message.
     #[must_use]
     pub fn host(message: impl Into<String>) -> Self {
-        Trap { code: TrapCode::Host, message: Some(message.into()), backtrace: Vec::new() }
+        Trap { code: TrapCode::Host, message: Some(message.into()), backtrace: Vec::new(), exit_code: None }
+    }
+
+    /// A host function ending the guest with exit status `code` (WASI
+    /// `proc_exit`). Unwinds like a trap, but embedders should treat it as a
+    /// normal exit: see [`Trap::exit_code`].
+    #[must_use]
+    pub fn exit(code: i32) -> Self {
+        Trap {
+            code: TrapCode::Host,
+            message: Some(alloc::format!("exited with status {code}")),
+            backtrace: Vec::new(),
+            exit_code: Some(code),
+        }
+    }
+
+    /// `Some(code)` if this is not a fault but a requested exit ([`Trap::exit`]).
+    #[must_use]
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_code
     }
 
     /// The trap code.
