@@ -119,6 +119,11 @@ unsafe extern "C" {
     fn hypha_fiber_start();
 }
 
+/// Address of the start trampoline (the first return address of a fiber).
+pub(crate) fn hypha_fiber_start_addr() -> usize {
+    (hypha_fiber_start as *const ()).addr()
+}
+
 /// Saves the current context, storing its stack pointer to `*save_sp`, and
 /// resumes the context saved at `load_sp`. Returns when something switches
 /// back to the stack pointer stored in `*save_sp`.
@@ -147,7 +152,7 @@ pub(crate) unsafe fn init_stack(top: usize, entry: EntryFn, data: *mut u8) -> us
     const WORDS: usize = INIT_FRAME_SIZE / 8;
     let sp = top - INIT_FRAME_SIZE;
     let mut frame = [0_usize; WORDS];
-    frame[0] = (hypha_fiber_start as *const ()).addr(); // ra
+    frame[0] = hypha_fiber_start_addr(); // ra
     frame[1] = 0; // s0: ends frame-pointer walks
     frame[2] = data.expose_provenance(); // s1: data
     frame[3] = entry as usize; // s2: entry

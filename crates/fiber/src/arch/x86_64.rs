@@ -96,6 +96,11 @@ unsafe extern "C" {
     fn hypha_fiber_start();
 }
 
+/// Address of the start trampoline (the first return address of a fiber).
+pub(crate) fn hypha_fiber_start_addr() -> usize {
+    (hypha_fiber_start as *const ()).addr()
+}
+
 /// Saves the current context, storing its stack pointer to `*save_sp`, and
 /// resumes the context saved at `load_sp`. Returns when something switches
 /// back to the stack pointer stored in `*save_sp`.
@@ -131,7 +136,7 @@ pub(crate) unsafe fn init_stack(top: usize, entry: EntryFn, data: *mut u8) -> us
         entry as usize,                          // r12: entry
         data.expose_provenance(),                // rbx: data
         0,                                       // rbp: ends frame-pointer walks
-        (hypha_fiber_start as *const ()).addr(), // return address of the switch
+        hypha_fiber_start_addr(), // return address of the switch
     ];
     let dst = core::ptr::with_exposed_provenance_mut::<[usize; 8]>(sp);
     // SAFETY: the caller owns `[sp, top)`, which is 64 bytes and 16-aligned
