@@ -12,6 +12,7 @@ use hypha_executor::{Executor, yield_now};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Samples per benchmark (after one warm-up); the median is reported.
@@ -126,23 +127,33 @@ mod hypha {
         (elapsed, YIELD_TASKS * YIELDS_PER_TASK)
     }
 
+    /// `WaitCell` wakeups are "at least once", so each side waits for a
+    /// sequence number rather than counting wakes.
     pub(super) fn ping_pong(runtime: &Runtime) -> (Duration, usize) {
         let executor = runtime.executor().clone();
         let elapsed = runtime.block_on(async move {
-            let ping = Arc::new(WaitCell::new());
-            let pong = Arc::new(WaitCell::new());
+            let ping = Arc::new((WaitCell::new(), AtomicUsize::new(0)));
+            let pong = Arc::new((WaitCell::new(), AtomicUsize::new(0)));
             let start = Instant::now();
             let (ping2, pong2) = (ping.clone(), pong.clone());
             let a = executor.spawn(async move {
-                for _ in 0..PING_PONG_MESSAGES / 2 {
-                    ping.wake();
-                    pong.wait().await.expect("never closed");
+                for round in 1..=PING_PONG_MESSAGES / 2 {
+                    ping.1.store(round, Ordering::Release);
+                    ping.0.wake();
+                    let arrived = || pong.1.load(Ordering::Acquire) >= round;
+                    if !arrived() {
+                        pong.0.wait_for(arrived).await.expect("never closed");
+                    }
                 }
             });
             let b = executor.spawn(async move {
-                for _ in 0..PING_PONG_MESSAGES / 2 {
-                    ping2.wait().await.expect("never closed");
-                    pong2.wake();
+                for round in 1..=PING_PONG_MESSAGES / 2 {
+                    let arrived = || ping2.1.load(Ordering::Acquire) >= round;
+                    if !arrived() {
+                        ping2.0.wait_for(arrived).await.expect("never closed");
+                    }
+                    pong2.1.store(round, Ordering::Release);
+                    pong2.0.wake();
                 }
             });
             a.await.expect("ping task");
@@ -232,22 +243,29 @@ mod peer {
         (elapsed, YIELD_TASKS * YIELDS_PER_TASK)
     }
 
+    /// Same protocol as hypha's: sequence numbers plus a notification.
     pub(super) fn ping_pong(runtime: &Runtime) -> (Duration, usize) {
         let elapsed = runtime.block_on(async {
-            let ping = Arc::new(Notify::new());
-            let pong = Arc::new(Notify::new());
+            let ping = Arc::new((Notify::new(), AtomicUsize::new(0)));
+            let pong = Arc::new((Notify::new(), AtomicUsize::new(0)));
             let start = Instant::now();
             let (ping2, pong2) = (ping.clone(), pong.clone());
             let a = tokio::spawn(async move {
-                for _ in 0..PING_PONG_MESSAGES / 2 {
-                    ping.notify_one();
-                    pong.notified().await;
+                for round in 1..=PING_PONG_MESSAGES / 2 {
+                    ping.1.store(round, Ordering::Release);
+                    ping.0.notify_one();
+                    while pong.1.load(Ordering::Acquire) < round {
+                        pong.0.notified().await;
+                    }
                 }
             });
             let b = tokio::spawn(async move {
-                for _ in 0..PING_PONG_MESSAGES / 2 {
-                    ping2.notified().await;
-                    pong2.notify_one();
+                for round in 1..=PING_PONG_MESSAGES / 2 {
+                    while ping2.1.load(Ordering::Acquire) < round {
+                        ping2.0.notified().await;
+                    }
+                    pong2.1.store(round, Ordering::Release);
+                    pong2.0.notify_one();
                 }
             });
             a.await.expect("ping task");

@@ -27,7 +27,7 @@
 //!
 //! # Running it on a kernel
 //!
-//! ```ignore
+//! ```text
 //! // Once, on the boot hart:
 //! static EXECUTOR: OnceCell<Executor> = OnceCell::new();
 //! let executor = Executor::new(hart_count, KernelPark::new(), TimeCsr)?;

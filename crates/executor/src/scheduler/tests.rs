@@ -94,29 +94,32 @@ fn chained_spawns() {
     }
 }
 
+/// Ping-pong with sequence numbers: `WaitCell` wakeups are "at least
+/// once" (a `wait` racing a `wake` may complete twice for one wake), so each
+/// side waits for a condition, not for a wake count.
 #[test]
 fn ping_pong_over_wait_cells() {
     for runtime in runtimes() {
         let executor = runtime.executor().clone();
         let rounds = scale(2000);
-        let ping = Arc::new(WaitCell::new());
-        let pong = Arc::new(WaitCell::new());
-        let count = Arc::new(AtomicUsize::new(0));
+        let ping = Arc::new((WaitCell::new(), AtomicUsize::new(0)));
+        let pong = Arc::new((WaitCell::new(), AtomicUsize::new(0)));
         let result = runtime.block_on(async move {
-            let (ping2, pong2, count2) = (ping.clone(), pong.clone(), count.clone());
+            let (ping2, pong2) = (ping.clone(), pong.clone());
             let b = executor.spawn(async move {
-                for _ in 0..rounds {
-                    ping2.wait().await.unwrap();
-                    count2.fetch_add(1, Ordering::Relaxed);
-                    pong2.wake();
+                for round in 1..=rounds {
+                    ping2.0.wait_for(|| ping2.1.load(Ordering::Acquire) >= round).await.unwrap();
+                    pong2.1.store(round, Ordering::Release);
+                    pong2.0.wake();
                 }
             });
-            for _ in 0..rounds {
-                ping.wake();
-                pong.wait().await.unwrap();
+            for round in 1..=rounds {
+                ping.1.store(round, Ordering::Release);
+                ping.0.wake();
+                pong.0.wait_for(|| pong.1.load(Ordering::Acquire) >= round).await.unwrap();
             }
             b.await.unwrap();
-            count.load(Ordering::Relaxed)
+            pong.1.load(Ordering::Acquire)
         });
         assert_eq!(result, rounds);
     }

@@ -84,7 +84,8 @@ impl<T> JoinHandle<T> {
             CancelAction::Requested => true,
             CancelAction::Enqueue => {
                 // SAFETY: the transition added a reference for the run queue
-                // and set WOKEN; the task was on no queue.
+                // and set WOKEN; the task was on no queue; the join handle's
+                // own reference keeps the task live during the call.
                 unsafe { (header.vtable.schedule)(self.task) };
                 true
             }

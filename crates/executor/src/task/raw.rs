@@ -145,7 +145,7 @@ where
             // SAFETY: POLLING is set by us, so we own the stage.
             let _panicked = guard(|| cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed }));
             // SAFETY: we hold POLLING and one reference.
-            unsafe { finish::<F, S>(ptr, cell, false) };
+            unsafe { finish::<F, S>(ptr, false) };
             false
         }
         StartPollAction::Poll => {
@@ -184,7 +184,7 @@ where
             // in place before storing the output.
             let _panicked = guard(|| cell.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(output) }));
             // SAFETY: we hold POLLING and one reference.
-            unsafe { finish::<F, S>(ptr, cell, true) };
+            unsafe { finish::<F, S>(ptr, true) };
             false
         }
     }
@@ -195,14 +195,19 @@ where
 ///
 /// # Safety
 ///
-/// 1. The caller set POLLING and holds one counted reference to `ptr`,
-///    the task `cell` belongs to.
-unsafe fn finish<F, S>(ptr: NonNull<Header>, cell: &Cell<F, S>, has_output: bool)
+/// 1. `ptr` is a live task of type `Cell<F, S>`; the caller set POLLING
+///    and holds one counted reference, which this consumes.
+///
+/// Takes no `&Cell` argument: the reference dropped at the end may free
+/// the task, which must not happen while a reference argument is live.
+unsafe fn finish<F, S>(ptr: NonNull<Header>, has_output: bool)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
+    // SAFETY: (1); our reference keeps it live until the end.
+    let cell = unsafe { cell::<F, S>(ptr) };
     let CompleteAction { wake_joiner, keep_output } = cell.header.state.complete(has_output);
     if has_output && !keep_output {
         // No join handle exists or ever will: nobody else can touch the
@@ -229,6 +234,9 @@ where
 /// 1. `ptr` is a live task of type `Cell<F, S>`.
 /// 2. The caller transfers one counted reference, and the task is WOKEN
 ///    and on no run queue.
+/// 3. The caller holds another reference for the duration of the call
+///    (the scheduler lives in the task, and `schedule(&self)` must not see
+///    it freed by a worker that already ran the task).
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: (1).
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -357,8 +365,13 @@ unsafe fn waker_wake(data: *const ()) {
     let header = unsafe { ptr.as_ref() };
     match header.state.wake_by_val() {
         WakeAction::None => {}
-        // SAFETY: the waker's reference is handed to the run queue.
-        WakeAction::Enqueue => unsafe { (header.vtable.schedule)(ptr) },
+        WakeAction::Enqueue => {
+            // SAFETY: the transition added the queue's reference; the
+            // waker's reference keeps the task live during the call.
+            unsafe { (header.vtable.schedule)(ptr) };
+            // SAFETY: the waker's reference is ours to drop now.
+            unsafe { drop_reference(ptr) };
+        }
         WakeAction::Dealloc => {
             let dealloc = header.vtable.dealloc;
             // SAFETY: the waker's reference was the last one.
@@ -376,7 +389,8 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
     // SAFETY: (1) keeps the header live.
     let header = unsafe { ptr.as_ref() };
     if header.state.wake_by_ref() == WakeAction::Enqueue {
-        // SAFETY: the transition added a reference for the run queue.
+        // SAFETY: the transition added a reference for the run queue; the
+        // borrowed waker's reference keeps the task live during the call.
         unsafe { (header.vtable.schedule)(ptr) };
     }
 }

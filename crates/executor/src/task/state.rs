@@ -106,8 +106,8 @@ pub(crate) struct CompleteAction {
 pub(crate) enum WakeAction {
     /// Nothing to do (complete, already woken, or being polled).
     None,
-    /// Put the task on a run queue; the queue owns one reference (a fresh
-    /// one for wake-by-reference, the waker's for wake-by-value).
+    /// Put the task on a run queue; the queue owns a fresh reference. (For
+    /// wake-by-value the waker's own reference must be dropped afterwards.)
     Enqueue,
     /// Wake by value dropped the last reference: free the task.
     Dealloc,
@@ -356,6 +356,11 @@ impl State {
                 let _keep = s.drop_ref();
                 return WakeAction::None;
             }
+            // A fresh reference for the queue: the waker keeps its own until
+            // `schedule` has returned, so the task (and the scheduler stored
+            // in it) outlives that call even if a worker runs and completes
+            // the task meanwhile.
+            s.add_ref();
             WakeAction::Enqueue
         });
         if action == WakeAction::Dealloc {
