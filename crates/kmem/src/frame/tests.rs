@@ -359,3 +359,53 @@ proptest! {
         prop_assert_eq!(after, pristine, "coalescing restores the initial free state");
     }
 }
+
+// === property test: used ranges, piecewise and range frees ===
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Memory handed over as "in use" (like the loader's) is freed back in
+    /// arbitrary aligned pieces and ranges; afterwards the allocator looks
+    /// exactly as if it had been free from the start.
+    #[test]
+    fn used_ranges_free_to_the_same_state(
+        cuts in proptest::collection::btree_set(1u64..255, 0..12),
+        order_of_pieces in proptest::collection::vec(any::<usize>(), 12),
+    ) {
+        let base: u64 = 0x8000_0000;
+        let end = base + 256 * KIB4;
+        // Reference: everything free from the start.
+        let mut reference_storage = storage_for(base, end);
+        let mut reference = BuddyAllocator::new(&mut reference_storage, pa(base), pa(end)).unwrap();
+        reference.add_free_range(pa(base), pa(end)).unwrap();
+        let expected: Vec<usize> = (0..=MAX_ORDER).map(|k| reference.free_blocks(k)).collect();
+
+        let mut storage = storage_for(base, end);
+        let mut buddy = BuddyAllocator::new(&mut storage, pa(base), pa(end)).unwrap();
+        buddy.add_used_range(pa(base), pa(end)).unwrap();
+        prop_assert_eq!(buddy.free_frames(), 0);
+        prop_assert_eq!(buddy.alloc(0), Err(FrameError::OutOfMemory));
+        // Split [0, 256) frames at the cut points and free the pieces in a
+        // scrambled order, each with free_range.
+        let mut points: Vec<u64> = core::iter::once(0).chain(cuts).chain(core::iter::once(256)).collect();
+        points.dedup();
+        let mut pieces: Vec<(u64, u64)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+        for (i, pick) in order_of_pieces.iter().enumerate() {
+            let len = pieces.len();
+            if len > 1 {
+                pieces.swap(i % len, pick % len);
+            }
+        }
+        let mut freed = 0;
+        for (from, to) in pieces {
+            freed += buddy.free_range(pa(base + from * KIB4), pa(base + to * KIB4)).unwrap();
+            prop_assert_eq!(buddy.free_frames(), freed);
+        }
+        prop_assert_eq!(freed, 256);
+        let after: Vec<usize> = (0..=MAX_ORDER).map(|k| buddy.free_blocks(k)).collect();
+        prop_assert_eq!(after, expected);
+        // And a second free of anything is refused.
+        prop_assert_eq!(buddy.free_range(pa(base), pa(base + KIB4)), Err(FrameError::NotAllocated(pa(base))));
+    }
+}
