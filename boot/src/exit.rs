@@ -23,6 +23,10 @@ pub fn fail(code: u16) -> ! {
         // SAFETY: `use_test_device` made `base` the test device's register;
         // this write makes QEMU exit.
         unsafe { (base as *mut u32).write_volatile(value) };
+        // QEMU acts on the write a little later; an SBI reset now (which
+        // OpenSBI implements with this device and a success code) could
+        // replace the failure status, so only wait.
+        halt()
     }
     sbi::system_reset(true);
     halt()

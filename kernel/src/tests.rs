@@ -2,5 +2,6 @@
 //! Compiled only with the `ktest` feature.
 
 mod boot;
+mod harness;
 mod interrupts;
 mod traps;

@@ -19,6 +19,11 @@ pub unsafe fn init(base: usize) {
 /// Ends the run: QEMU exits with 0 when `code` is 0, else with `code`.
 /// Falls back to an SBI shutdown without the device, and halts if that
 /// returns.
+///
+/// QEMU handles the device write as a shutdown *request* that its main
+/// loop acts on a little later, so after the write this hart only halts:
+/// anything else (an SBI shutdown, which OpenSBI implements with the same
+/// device and a success code) could overwrite the status.
 pub fn exit(code: u16) -> ! {
     crate::console::flush_emergency();
     let base = BASE.load(Ordering::Acquire);
@@ -27,6 +32,7 @@ pub fn exit(code: u16) -> ! {
         let pointer = core::ptr::with_exposed_provenance_mut::<u32>(base);
         // SAFETY: `init`'s contract makes this the test device register.
         unsafe { pointer.write_volatile(value) };
+        crate::arch::halt()
     }
     crate::arch::sbi::shutdown(code != 0);
     crate::arch::halt()

@@ -46,6 +46,11 @@ pub struct Test {
     pub ignore: Option<&'static str>,
     /// Timeout in milliseconds.
     pub timeout_ms: u64,
+    /// A self-test of the test harness that must FAIL: run only with
+    /// `ktest.self_test` in the bootargs (and then only these run), so
+    /// `cargo xtask test` can check that failures, faults and hangs are
+    /// reported as failures.
+    pub harness_self_test: bool,
 }
 
 /// `Display`s a test's `module::name`.
@@ -123,15 +128,21 @@ pub fn all() -> &'static [Test] {
 #[macro_export]
 macro_rules! ktest {
     (#[ignore = $reason:literal] fn $name:ident() $body:block) => {
-        $crate::ktest!(@register $name, Some($reason), $crate::ktest::DEFAULT_TIMEOUT_MS, $body);
+        $crate::ktest!(@register $name, Some($reason), $crate::ktest::DEFAULT_TIMEOUT_MS, false, $body);
     };
     (#[timeout_ms = $timeout:literal] fn $name:ident() $body:block) => {
-        $crate::ktest!(@register $name, None, $timeout, $body);
+        $crate::ktest!(@register $name, None, $timeout, false, $body);
+    };
+    (#[harness_self_test] #[timeout_ms = $timeout:literal] fn $name:ident() $body:block) => {
+        $crate::ktest!(@register $name, None, $timeout, true, $body);
+    };
+    (#[harness_self_test] fn $name:ident() $body:block) => {
+        $crate::ktest!(@register $name, None, $crate::ktest::DEFAULT_TIMEOUT_MS, true, $body);
     };
     (fn $name:ident() $body:block) => {
-        $crate::ktest!(@register $name, None, $crate::ktest::DEFAULT_TIMEOUT_MS, $body);
+        $crate::ktest!(@register $name, None, $crate::ktest::DEFAULT_TIMEOUT_MS, false, $body);
     };
-    (@register $name:ident, $ignore:expr, $timeout:expr, $body:block) => {
+    (@register $name:ident, $ignore:expr, $timeout:expr, $self_test:expr, $body:block) => {
         fn $name() $body
         const _: () = {
             #[unsafe(link_section = ".ktest")]
@@ -142,6 +153,7 @@ macro_rules! ktest {
                 run: $name,
                 ignore: $ignore,
                 timeout_ms: $timeout,
+                harness_self_test: $self_test,
             };
         };
     };

@@ -3,7 +3,8 @@
 //! Bootargs: `ktest` (run), `ktest.filter=SUBSTRING` (only matching
 //! names), `ktest.skip=N` (start after the first N selected tests: xtask
 //! reboots with it after a test panicked, so one failure does not hide the
-//! rest).
+//! rest), `ktest.self_test` (run only the harness self-tests, which must
+//! fail).
 
 use super::{Test, all};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -31,7 +32,12 @@ pub fn run(args: &str) -> ! {
         }
         None => 0,
     };
-    let selected = || all().iter().filter(move |test| filter.is_none_or(|pattern| test.matches(pattern)));
+    let self_test = bootargs::has(args, "ktest.self_test");
+    let selected = move || {
+        all()
+            .iter()
+            .filter(move |test| test.harness_self_test == self_test && filter.is_none_or(|pattern| test.matches(pattern)))
+    };
     let total = selected().count();
     let filtered_out = all().len() - total;
     crate::println!();

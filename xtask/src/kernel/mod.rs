@@ -8,6 +8,10 @@
 //! so the remaining tests still run. Any other non-zero exit, or no exit
 //! within the time limit, is a suite error.
 //!
+//! The harness checks itself: three self-tests (`ktest.self_test`) must be
+//! reported as failed — an assertion, a hang ended by the in-kernel
+//! timeout, an unexpected page fault — with symbolised backtraces.
+//!
 //! The tests run on two machines: the default (Sv48, 4 harts, 512 MiB) and
 //! one without Sv48 (Sv39, 2 harts, 256 MiB) so the loader's fallback is
 //! covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
@@ -158,9 +162,25 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
     let mut boots = 0;
     for configuration in &CONFIGURATIONS {
         println!("--- kernel tests on {} ({} harts, {}) ---", configuration.name, configuration.cpus, configuration.memory);
-        boots += run_configuration(&qemu, &image, &symbolizer, configuration, filter, started, &mut result)?;
+        boots += run_configuration(&qemu, &image, &symbolizer, configuration, filter, "", started, &mut result, &mut |_| {})?;
         if result.error.is_some() {
             break;
+        }
+    }
+    let harness_test = "xtask::harness_reports_failures_faults_and_hangs";
+    if result.error.is_none() && filter.is_none_or(|filter| harness_test.contains(filter)) {
+        println!("--- harness self-test: these three kernel tests must fail ---");
+        let (harness_boots, outcome) = harness_check(&qemu, &image, &symbolizer, started)?;
+        boots += harness_boots;
+        match outcome {
+            Ok(()) => {
+                println!("test {harness_test} ... ok");
+                result.passed += 1;
+            }
+            Err(error) => {
+                println!("test {harness_test} ... FAILED\n  {error:#}");
+                result.failed += 1;
+            }
         }
     }
     let kaslr_test = "xtask::kaslr_two_seeds_two_addresses";
@@ -181,16 +201,63 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
     Ok(result)
 }
 
+/// Boots the harness self-tests (`ktest.self_test`), which must all fail:
+/// an assertion, a hang ended by the in-kernel timeout, and an unexpected
+/// page fault. Checks each is reported as a failure with its message and a
+/// symbolised backtrace. Returns the boots used and the verdict.
+fn harness_check(qemu: &std::path::Path, image: &image::Image, symbolizer: &Symbolizer, started: Instant) -> Result<(u32, Result<()>)> {
+    let mut result = SuiteResult::new("harness");
+    let mut text = String::new();
+    let boots = run_configuration(
+        qemu,
+        image,
+        symbolizer,
+        &CONFIGURATIONS[0],
+        None,
+        "ktest.self_test",
+        started,
+        &mut result,
+        &mut |line| {
+            text.push_str(line);
+            text.push('\n');
+        },
+    )?;
+    let verdict = (|| {
+        if let Some(error) = &result.error {
+            bail!("the self-test boots ended badly: {error}");
+        }
+        if (result.passed, result.failed) != (0, 3) {
+            bail!("expected 0 passed and 3 failed, got {} passed and {} failed", result.passed, result.failed);
+        }
+        for expected in [
+            "deliberate failure: the harness must report this",
+            "test timed out",
+            "store page fault",
+            "hypha_kernel::tests::harness::failing_assertion_is_reported at ",
+        ] {
+            if !text.contains(expected) {
+                bail!("the self-test output lacks `{expected}`");
+            }
+        }
+        Ok(())
+    })();
+    Ok((boots, verdict))
+}
+
 /// Runs the (filtered) tests on one configuration, rebooting after each
-/// failed test. Adds to `result`; returns the number of boots.
+/// failed test. Adds to `result` and shows each line to `watch`; returns
+/// the number of boots.
+#[expect(clippy::too_many_arguments, reason = "one call site per use; a struct would only rename them")]
 fn run_configuration(
     qemu: &std::path::Path,
     image: &image::Image,
     symbolizer: &Symbolizer,
     configuration: &Configuration,
     filter: Option<&str>,
+    extra_bootargs: &str,
     started: Instant,
     result: &mut SuiteResult,
+    watch: &mut dyn FnMut(&str),
 ) -> Result<u32> {
     let mut reported: u64 = 0;
     let mut boots = 0;
@@ -199,6 +266,10 @@ fn run_configuration(
         let mut bootargs = format!("ktest ktest.skip={reported}");
         if let Some(filter) = filter {
             bootargs.push_str(&format!(" ktest.filter={filter}"));
+        }
+        if !extra_bootargs.is_empty() {
+            bootargs.push(' ');
+            bootargs.push_str(extra_bootargs);
         }
         let remaining = SUITE_TIMEOUT.saturating_sub(started.elapsed()).min(BOOT_TIMEOUT);
         let mut last_failed = None;
@@ -216,6 +287,7 @@ fn run_configuration(
             }
             in_banner = false;
             println!("{line}");
+            watch(line);
             saw_expected |= line.contains(configuration.expect_in_log);
             match results::parse(line) {
                 Some(TestLine::Passed(_)) => {
