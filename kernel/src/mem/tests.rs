@@ -416,3 +416,49 @@ crate::ktest! {
         assert_eq!(find_region(VirtAddr::new(base)), None, "the range is released");
     }
 }
+
+crate::ktest! {
+    fn heap_and_frames_are_shared_by_all_harts() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        static DONE: AtomicUsize = AtomicUsize::new(0);
+        static BAD: AtomicUsize = AtomicUsize::new(0);
+        fn churn() {
+            let hart = crate::percpu::current().hart_id;
+            for round in 0..50usize {
+                let pattern = hart * 1_000_003 + round;
+                let values: Vec<usize> = (0..256).map(|i| pattern ^ i).collect();
+                let frame = alloc_frames(0);
+                if values.iter().enumerate().any(|(i, &v)| v != pattern ^ i) {
+                    BAD.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Ok(frame) = frame {
+                    // SAFETY: allocated just above, never used.
+                    if unsafe { free_frames(frame, 0) }.is_err() {
+                        BAD.fetch_add(1, Ordering::Relaxed);
+                    }
+                } else {
+                    BAD.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            DONE.fetch_add(1, Ordering::Release);
+        }
+        DONE.store(0, Ordering::Release);
+        BAD.store(0, Ordering::Release);
+        let frames_before = stats().frames_free;
+        let me = crate::percpu::current().hart_id;
+        let mut others = 0;
+        for per_cpu in crate::percpu::all().filter(|per_cpu| per_cpu.hart_id != me) {
+            crate::ipi::run_on(per_cpu.hart_id, churn).expect("IPI sent");
+            others += 1;
+        }
+        // Churn here too, at the same time.
+        churn();
+        let deadline = crate::time::now_ticks() + crate::time::ms_to_ticks(5000);
+        while DONE.load(Ordering::Acquire) < others + 1 && crate::time::now_ticks() < deadline {
+            core::hint::spin_loop();
+        }
+        assert_eq!(DONE.load(Ordering::Acquire), others + 1, "every hart finished");
+        assert_eq!(BAD.load(Ordering::Acquire), 0, "no corruption, no failed alloc/free");
+        assert_eq!(stats().frames_free, frames_before);
+    }
+}
