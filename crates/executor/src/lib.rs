@@ -45,6 +45,7 @@
 //! (arming the SBI timer for the timeout) and unparks with an IPI plus a
 //! per-hart pending flag so an unpark before the WFI is not lost.
 #![no_std]
+#![warn(missing_docs)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -226,3 +226,89 @@ impl fmt::Debug for LocalQueue {
         f.debug_struct("LocalQueue").field("len", &self.len()).finish()
     }
 }
+
+/// Loom models of the ring: every task pushed is obtained exactly once,
+/// whatever the interleaving of owner pushes/pops, overflow and a steal.
+/// Run with `RUSTFLAGS="--cfg loom" cargo test -p hypha-executor --release --lib`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::{CAPACITY, LocalQueue};
+    use crate::task::{self, Builder, Schedule, TaskId, TaskRef};
+    use alloc::vec::Vec;
+    use loom::sync::Arc;
+
+    struct Nowhere;
+
+    impl Schedule for Nowhere {
+        fn schedule(&self, task: TaskRef) {
+            drop(task);
+        }
+    }
+
+    fn task_ref() -> TaskRef {
+        let (task, join) = task::allocate(async {}, Nowhere, Builder::new()).unwrap();
+        drop(join);
+        task
+    }
+
+    fn drain_batch(batch: super::Batch, ids: &mut Vec<TaskId>) {
+        let mut next = Some(batch.first);
+        while let Some(task) = next {
+            // SAFETY: the batch's tasks are ours; read the link first.
+            next = unsafe { task.as_ref() }.queue_next.with(|link| unsafe { *link });
+            // SAFETY: as above.
+            let task = unsafe { TaskRef::from_raw(task) };
+            ids.push(task.id());
+        }
+    }
+
+    #[test]
+    fn push_pop_and_steal_hand_out_each_task_once() {
+        loom::model(|| {
+            let victim = Arc::new(LocalQueue::new());
+            let tasks: Vec<TaskRef> = (0..CAPACITY + 1).map(|_| task_ref()).collect();
+            let mut all: Vec<TaskId> = tasks.iter().map(TaskRef::id).collect();
+            let mut tasks = tasks.into_iter();
+            for task in tasks.by_ref().take(2) {
+                // SAFETY: this thread is the owner.
+                assert!(unsafe { victim.push(task) }.is_ok());
+            }
+            let thief = {
+                let victim = victim.clone();
+                loom::thread::spawn(move || {
+                    let own = LocalQueue::new();
+                    let mut ids = Vec::new();
+                    // SAFETY: this thread owns `own`.
+                    if let Some(task) = unsafe { victim.steal_into(&own) } {
+                        ids.push(task.id());
+                        // SAFETY: as above.
+                        while let Some(task) = unsafe { own.pop() } {
+                            ids.push(task.id());
+                        }
+                    }
+                    ids
+                })
+            };
+            let mut ids = Vec::new();
+            for task in tasks {
+                // SAFETY: this thread is the owner.
+                if let Err(task) = unsafe { victim.push(task) } {
+                    // Full: overflow half, as the executor does.
+                    // SAFETY: as above.
+                    if let Some(batch) = unsafe { victim.take_half() } {
+                        drain_batch(batch, &mut ids);
+                    }
+                    ids.push(task.id());
+                }
+            }
+            // SAFETY: as above.
+            while let Some(task) = unsafe { victim.pop() } {
+                ids.push(task.id());
+            }
+            ids.extend(thief.join().unwrap());
+            ids.sort();
+            all.sort();
+            assert_eq!(ids, all, "every task exactly once");
+        });
+    }
+}
