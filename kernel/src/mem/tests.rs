@@ -186,6 +186,8 @@ crate::ktest! {
         space::map_new_memory(va, 2 * PAGE_SIZE, space::KERNEL_RW).expect("map");
         let (pa, flags) = translate(va).expect("mapped");
         assert!(flags.contains(PageFlags::READ_WRITE | PageFlags::GLOBAL));
+        // A and D are set eagerly (no fault needed to set them without Svadu).
+        assert!(flags.contains(PageFlags::ACCESSED | PageFlags::DIRTY));
         // A write through the new mapping is visible through the physical map.
         // SAFETY: the page was just mapped for this test alone.
         unsafe { va.as_mut_ptr::<u64>().write_volatile(0x1234_5678) };

@@ -183,6 +183,37 @@ impl<'m> BuddyAllocator<'m> {
         })
     }
 
+    /// Creates an allocator whose span covers every range in `free` and
+    /// adds each as free memory: [`new`](Self::new) plus
+    /// [`add_free_range`](Self::add_free_range) for each. `storage` must hold
+    /// [`metadata_words`](Self::metadata_words) for the lowest start and
+    /// highest end.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::StorageTooSmall`], or [`FrameError::AlreadyManaged`] if
+    /// two ranges overlap.
+    pub fn from_free_ranges(
+        storage: &'m mut [u64],
+        free: &[(PhysAddr, PhysAddr)],
+    ) -> Result<Self, FrameError> {
+        let start = free
+            .iter()
+            .map(|&(start, _)| start)
+            .min()
+            .unwrap_or(PhysAddr::ZERO);
+        let end = free
+            .iter()
+            .map(|&(_, end)| end)
+            .max()
+            .unwrap_or(PhysAddr::ZERO);
+        let mut buddy = Self::new(storage, start, end)?;
+        for &(from, to) in free {
+            buddy.add_free_range(from, to)?;
+        }
+        Ok(buddy)
+    }
+
     /// Hands the frames in `[start, end)` to the allocator as free memory
     /// (`start` rounded up and `end` down to whole frames). Used at boot for
     /// each usable region and later to reclaim the loader's memory.

@@ -29,6 +29,29 @@ fn storage_too_small_is_an_error() {
 }
 
 #[test]
+fn from_free_ranges_builds_the_span() {
+    let ranges = [
+        (pa(0x8020_0000), pa(0x8040_0000)),
+        (pa(0x8000_0000), pa(0x8010_0000)),
+    ];
+    let mut storage = storage_for(0x8000_0000, 0x8040_0000);
+    let mut buddy = BuddyAllocator::from_free_ranges(&mut storage, &ranges).unwrap();
+    assert_eq!(buddy.total_frames(), 512 + 256);
+    assert_eq!(buddy.alloc(9), Ok(pa(0x8020_0000)));
+    assert_eq!(buddy.alloc(8), Ok(pa(0x8000_0000)));
+    assert_eq!(buddy.alloc(0), Err(FrameError::OutOfMemory));
+    let overlapping = [
+        (pa(0x8000_0000), pa(0x8000_2000)),
+        (pa(0x8000_1000), pa(0x8000_3000)),
+    ];
+    let mut storage = storage_for(0x8000_0000, 0x8000_3000);
+    assert_eq!(
+        BuddyAllocator::from_free_ranges(&mut storage, &overlapping).unwrap_err(),
+        FrameError::AlreadyManaged(pa(0x8000_1000))
+    );
+}
+
+#[test]
 fn alloc_lowest_first_and_aligned() {
     let mut storage = storage_for(0x8000_0000, 0x8100_0000);
     let mut buddy = BuddyAllocator::new(&mut storage, pa(0x8000_0000), pa(0x8100_0000)).unwrap();
