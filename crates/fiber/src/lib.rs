@@ -68,7 +68,9 @@
 //!   nested fiber's stack is caught at run time (a panic).
 //! - **Signals.** Switching must not happen inside a signal handler on the
 //!   host; a handler may read [`current_stack`] / [`is_guard_address`]
-//!   (plain thread-local loads) to classify a fault.
+//!   (plain thread-local loads) to classify a fault. A signal delivered
+//!   while a fiber runs lands on the fiber stack unless its handler uses
+//!   `SA_ONSTACK`, so small stacks need room for a signal frame (a few KiB).
 //! - **Traps.** A runtime that recovers from a fault (trap, guard-page hit)
 //!   by redirecting execution must land on the *same* stack that faulted —
 //!   its wasm-call entry point inside the fiber closure — and then return

@@ -151,7 +151,11 @@ impl StackRegion {
 ///   else, and stays so until `deallocate`;
 /// - every access to `[guard_base, limit)` faults (so an overflow can never
 ///   silently write into a neighbour), unless `guard_size()` is zero, in which
-///   case the caller relies on stack-limit checks alone.
+///   case the caller relies on stack-limit checks alone;
+/// - the addresses may be turned back into pointers with
+///   [`core::ptr::with_exposed_provenance_mut`]: memory from a Rust allocation
+///   must have had its provenance exposed (`expose_provenance`); memory the
+///   kernel maps itself has no Rust provenance to worry about.
 pub unsafe trait StackAllocator: Send + Sync {
     /// Allocates a stack with at least `size` usable bytes.
     ///
