@@ -142,4 +142,8 @@ pub fn print_stats() {
         stats.heap_reserved_bytes >> 20
     );
     crate::println!("  kernel address space: {} regions", stats.regions);
+    crate::println!(
+        "  loader memory reclaimed: {} KiB",
+        reclaim::reclaimed_frames() * 4
+    );
 }

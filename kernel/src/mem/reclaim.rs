@@ -1,11 +1,18 @@
 //! Giving the loader's memory back once no hart can be running in it.
 
 use super::{MemError, frames, space};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hypha_boot_info::MemoryKind;
 use hypha_kmem::PhysAddr;
 
 static RECLAIMED: AtomicBool = AtomicBool::new(false);
+/// Frames given back by [`reclaim_loader_memory`].
+static RECLAIMED_FRAMES: AtomicUsize = AtomicUsize::new(0);
+
+/// Frames of loader memory reclaimed so far.
+pub(super) fn reclaimed_frames() -> usize {
+    RECLAIMED_FRAMES.load(Ordering::Relaxed)
+}
 
 /// How long to wait for started harts to enter the kernel.
 const WAIT_FOR_HARTS_MS: u64 = 1000;
@@ -63,5 +70,6 @@ pub fn reclaim_loader_memory() -> Result<usize, MemError> {
             freed += unsafe { frames::free_range(PhysAddr::new(start), PhysAddr::new(end)) }?;
         }
     }
+    RECLAIMED_FRAMES.store(freed, Ordering::Relaxed);
     Ok(freed)
 }
