@@ -8,14 +8,22 @@
 //!
 //! - [`addr`]: [`PhysAddr`], [`VirtAddr`], page sizes, alignment helpers.
 //! - [`paging`]: RISC-V Sv39/Sv48 page tables ([`PageTable`]): map with
-//!   1 GiB/2 MiB/4 KiB leaves, unmap, protect, translate, `satp` value.
+//!   1 GiB/2 MiB/4 KiB leaves, unmap (whole range, or `unmap_present`
+//!   skipping holes), protect, translate, `satp` value; huge leaves are
+//!   split when a range cuts them; every operation is all-or-nothing.
 //!   Generic over where frames come from ([`FrameSource`]) and how
 //!   physical memory is reached ([`PhysMap`]: identity in the loader, a
 //!   fixed offset in the kernel).
 //! - [`frame`]: a buddy allocator for physical frames ([`BuddyAllocator`])
-//!   whose bookkeeping lives in bitmaps the caller provides.
+//!   whose bookkeeping lives in bitmaps the caller provides, and
+//!   [`ZeroedFrames`] to use it as a page-table [`FrameSource`].
 //! - [`region`]: the kernel's virtual address-space layout
 //!   ([`AddressSpaceLayout`]): named, non-overlapping regions.
+//!
+//! Costs: page-table operations walk only the tables the range touches;
+//! the buddy allocator is `O(MAX_ORDER)` plus a bitmap scan of 1/4096 of
+//! its bits; region lookups are `O(log n)` (`BTreeMap`). None of it locks:
+//! every mutating method takes `&mut self`.
 //!
 //! What is not here: anything that touches the machine. Writing `satp`,
 //! `sfence.vma`, fault handling, the global heap allocator and locking live
