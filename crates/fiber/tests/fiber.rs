@@ -501,18 +501,51 @@ mod x86 {
         assert_eq!(mxcsr(), outside);
     }
 
+    fn fcw() -> u16 {
+        let mut v = 0_u16;
+        // SAFETY: fnstcw stores 2 bytes into `v`.
+        unsafe { core::arch::asm!("fnstcw [{}]", in(reg) &raw mut v, options(nostack)) };
+        v
+    }
+
+    fn set_fcw(v: u16) {
+        // SAFETY: loads a valid x87 control word (only precision bits changed).
+        unsafe { core::arch::asm!("fldcw [{}]", in(reg) &raw const v, options(nostack)) };
+    }
+
+    /// x87 precision control: bits 8..9 (0b11 = 64-bit, 0b00 = 24-bit).
+    const PRECISION_MASK: u16 = 0x0300;
+
     #[test]
-    fn stack_is_16_byte_aligned_at_entry() {
-        let mut fiber = Fiber::new(stack(), |(), _: &Suspend<(), (), usize>| {
-            // A 16-aligned local proves the frame is aligned as the ABI says.
-            #[repr(align(16))]
-            struct A([u8; 16]);
-            let a = std::hint::black_box(A([0; 16]));
-            std::ptr::from_ref(&a.0).addr() % 16
+    fn x87_control_word_is_per_context() {
+        let outside = fcw();
+        assert_eq!(outside & PRECISION_MASK, PRECISION_MASK, "host runs 64-bit x87 precision");
+        let mut fiber = Fiber::new(stack(), |(), s: &Suspend<(), u16, u16>| {
+            set_fcw(fcw() & !PRECISION_MASK);
+            s.suspend(fcw()).unwrap();
+            let back = fcw();
+            set_fcw(back | PRECISION_MASK);
+            back
         })
         .unwrap();
-        assert_eq!(expect_return(fiber.resume(())), 0);
+        assert_eq!(expect_yield(fiber.resume(())) & PRECISION_MASK, 0);
+        assert_eq!(fcw(), outside, "fiber's x87 precision did not leak out");
+        assert_eq!(expect_return(fiber.resume(())) & PRECISION_MASK, 0, "and it was restored inside");
+        assert_eq!(fcw(), outside);
     }
+}
+
+#[test]
+fn stack_is_16_byte_aligned_at_entry() {
+    let mut fiber = Fiber::new(stack(), |(), _: &Suspend<(), (), usize>| {
+        // A 16-aligned local proves the frame is aligned as the ABI says.
+        #[repr(align(16))]
+        struct A([u8; 16]);
+        let a = std::hint::black_box(A([0; 16]));
+        std::ptr::from_ref(&a.0).addr() % 16
+    })
+    .unwrap();
+    assert_eq!(expect_return(fiber.resume(())), 0);
 }
 
 #[test]
