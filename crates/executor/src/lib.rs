@@ -44,6 +44,11 @@
 //! [`Park::enter`], returns it from [`Park::current_cpu`], parks with WFI
 //! (arming the SBI timer for the timeout) and unparks with an IPI plus a
 //! per-hart pending flag so an unpark before the WFI is not lost.
+//!
+//! The injector and the timer wheel are spinlocks: code that can interrupt
+//! a hart holding one (an interrupt handler waking a task) must run with
+//! that hart's interrupts masked around executor calls, or defer the wake
+//! to a worker, or it can deadlock on its own hart.
 #![no_std]
 #![warn(missing_docs)]
 

@@ -37,7 +37,8 @@ unsafe impl<T: Send> Send for Inner<T> {}
 
 /// The sending half.
 pub struct Sender<T> {
-    inner: Arc<Inner<T>>,
+    /// `None` once `send` consumed it (so `Drop` knows not to close).
+    inner: Option<Arc<Inner<T>>>,
 }
 
 /// The receiving half: a future of `Result<T, RecvError>`.
@@ -61,7 +62,7 @@ impl core::error::Error for RecvError {}
 #[must_use]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner { state: AtomicUsize::new(0), value: UnsafeCell::new(None), receiver: WaitCell::new() });
-    (Sender { inner: Arc::clone(&inner) }, Receiver { inner })
+    (Sender { inner: Some(Arc::clone(&inner)) }, Receiver { inner })
 }
 
 // === impl Sender ===
@@ -72,8 +73,11 @@ impl<T> Sender<T> {
     /// # Errors
     ///
     /// Gives `value` back if the receiver is gone.
-    pub fn send(self, value: T) -> Result<(), T> {
-        let inner = &self.inner;
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let Some(inner) = self.inner.take() else {
+            // Unreachable: only `send` takes `inner`, and it consumes `self`.
+            return Err(value);
+        };
         if inner.state.load(Ordering::Acquire) & RECEIVER_CLOSED != 0 {
             return Err(value);
         }
@@ -85,35 +89,36 @@ impl<T> Sender<T> {
             // The receiver left before seeing SENT and never reads the slot.
             // SAFETY: as above; nobody else reads the slot now.
             let value = inner.value.with_mut(|slot| unsafe { (*slot).take() });
-            core::mem::forget(self);
             return match value {
                 Some(value) => Err(value),
                 None => Ok(()),
             };
         }
         inner.receiver.wake();
-        core::mem::forget(self);
         Ok(())
     }
 
     /// Whether the receiver was dropped.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.inner.state.load(Ordering::Acquire) & RECEIVER_CLOSED != 0
+        self.inner.as_ref().is_none_or(|inner| inner.state.load(Ordering::Acquire) & RECEIVER_CLOSED != 0)
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        // Only reached when `send` was not called (it forgets `self`).
-        self.inner.state.fetch_or(SENDER_CLOSED, Ordering::AcqRel);
-        self.inner.receiver.wake();
+        // `inner` is still here only when `send` was never called.
+        if let Some(inner) = self.inner.take() {
+            inner.state.fetch_or(SENDER_CLOSED, Ordering::AcqRel);
+            inner.receiver.wake();
+        }
     }
 }
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("state", &self.inner.state.load(Ordering::Relaxed)).finish()
+        let state = self.inner.as_ref().map(|inner| inner.state.load(Ordering::Relaxed));
+        f.debug_struct("Sender").field("state", &state).finish()
     }
 }
 

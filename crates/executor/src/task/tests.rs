@@ -182,7 +182,7 @@ fn join_waker_can_be_replaced() {
 fn wake_while_idle_enqueues_once() {
     let fifo = Fifo::default();
     let gate = GateControl::default();
-    let _join = spawn_on(&fifo, gate.gate());
+    let join = spawn_on(&fifo, gate.gate());
     fifo.run_all();
     let waker = gate.waker.lock().unwrap().clone().unwrap();
     waker.wake_by_ref();
@@ -192,6 +192,11 @@ fn wake_while_idle_enqueues_once() {
     assert_eq!(fifo.len(), 1, "a task is on at most one queue");
     fifo.run_all();
     assert_eq!(gate.polls(), 2);
+    // Break the cycle task -> future -> waker slot -> waker -> task.
+    drop(join);
+    drop(waker);
+    drop(gate.waker.lock().unwrap().take());
+    assert_eq!(gate.drops(), 1, "the last waker freed the pending task");
 }
 
 #[test]

@@ -247,18 +247,21 @@ impl Future for Sleep {
             }
             return Poll::Pending;
         }
-        let fired = timer.wheel.with_lock(|_wheel| {
+        let (fired, replaced) = timer.wheel.with_lock(|_wheel| {
             // SAFETY: the lock is held, so the wheel is not touching the
             // entry; it is pinned in place.
             let entry = unsafe { &mut *entry.as_ptr() };
             if entry.state == EntryState::Fired {
-                return true;
+                return (true, None);
             }
-            if !entry.waker.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
-                entry.waker = Some(cx.waker().clone());
+            if entry.waker.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+                return (false, None);
             }
-            false
+            (false, entry.waker.replace(cx.waker().clone()))
         });
+        // Dropping a waker may free a task whose future owns another
+        // `Sleep`, whose `Drop` takes the wheel lock: never under the lock.
+        drop(replaced);
         if fired {
             this.registered = false;
             Poll::Ready(())
