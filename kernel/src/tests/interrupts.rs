@@ -232,3 +232,58 @@ ktest! {
         assert!(per_cpu.external_interrupts.load(Ordering::Acquire) > before, "no UART interrupt was taken");
     }
 }
+
+ktest! {
+    fn interrupted_floating_point_state_survives_a_handler_that_uses_it() {
+        // Load caller-saved FP registers, take a self-IPI whose handler
+        // overwrites them, and check the values are back afterwards.
+        fn clobber() {
+            // SAFETY: writes only the FP registers it declares as clobbered.
+            unsafe {
+                core::arch::asm!(
+                    "fmv.d.x fa0, zero", "fmv.d.x fa1, zero", "fmv.d.x ft0, zero", "fmv.d.x ft1, zero",
+                    out("fa0") _, out("fa1") _, out("ft0") _, out("ft1") _,
+                );
+            }
+        }
+        let per_cpu = crate::percpu::current();
+        let counter = core::ptr::from_ref(&per_cpu.ipis).cast::<u64>();
+        let start = per_cpu.ipis.load(Ordering::Acquire);
+        let were_enabled = crate::arch::csr::disable_interrupts();
+        crate::ipi::run_on(per_cpu.hart_id, clobber).expect("self-IPI sent");
+        let mismatches: usize;
+        // SAFETY: the asm enables interrupts only to take the pending IPI
+        // (handlers save and restore all state), reads the IPI counter (a
+        // live AtomicU64; an aligned load is atomic) and uses only the
+        // registers it declares.
+        unsafe {
+            core::arch::asm!(
+                "li t0, 0x1111", "fmv.d.x fa0, t0",
+                "li t0, 0x2222", "fmv.d.x fa1, t0",
+                "li t0, 0x3333", "fmv.d.x ft0, t0",
+                "li t0, 0x4444", "fmv.d.x ft1, t0",
+                "csrsi sstatus, 2",
+                "1: ld t1, 0({counter})",
+                "beq t1, {start}, 1b",
+                "csrci sstatus, 2",
+                "li {mismatches}, 0",
+                "fmv.x.d t0, fa0", "li t1, 0x1111", "bne t0, t1, 2f",
+                "fmv.x.d t0, fa1", "li t1, 0x2222", "bne t0, t1, 2f",
+                "fmv.x.d t0, ft0", "li t1, 0x3333", "bne t0, t1, 2f",
+                "fmv.x.d t0, ft1", "li t1, 0x4444", "bne t0, t1, 2f",
+                "j 3f",
+                "2: li {mismatches}, 1",
+                "3:",
+                counter = in(reg) counter,
+                start = in(reg) start,
+                mismatches = out(reg) mismatches,
+                out("t0") _, out("t1") _, out("fa0") _, out("fa1") _, out("ft0") _, out("ft1") _,
+            );
+        }
+        if were_enabled {
+            crate::arch::csr::enable_interrupts();
+        }
+        assert!(per_cpu.ipis.load(Ordering::Acquire) > start, "the self-IPI was not taken");
+        assert_eq!(mismatches, 0, "an FP register changed across an interrupt whose handler used FP");
+    }
+}

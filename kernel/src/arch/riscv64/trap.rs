@@ -6,6 +6,11 @@
 //! with `sscratch` = 0 is nested (a fault inside the handler) and is
 //! saved below the current frame on the same stack.
 //!
+//! Floating-point registers are saved too when the interrupted code has
+//! used them: every hart starts with `sstatus.FS` = Initial, the hardware
+//! marks it Dirty on the first FP write, and the entry saves `f0..f31` and
+//! `fcsr` only then (and restores them on exit).
+//!
 //! Before calling Rust, the entry pushes a two-word frame record
 //! (`sepc`, interrupted `s0`) so a frame-pointer backtrace taken in the
 //! handler continues into the interrupted code.
@@ -32,6 +37,12 @@ pub struct TrapFrame {
     pub sscratch_on_exit: usize,
     /// Padding to keep the frame 16-byte aligned.
     pub padding: usize,
+    /// f0..f31, saved only when the interrupted `sstatus.FS` was Dirty.
+    pub float_registers: [u64; 32],
+    /// `fcsr`, saved with them.
+    pub fcsr: usize,
+    /// Padding to keep the frame 16-byte aligned.
+    pub padding_2: usize,
 }
 
 /// Register numbers for [`TrapFrame::registers`].
@@ -100,6 +111,46 @@ hypha_trap_entry:
     sd t1, 32*8(sp)
     csrr t2, sstatus
     sd t2, 33*8(sp)
+    // FS (bits 13-14) == 3 (Dirty): the interrupted code has live FP state.
+    srli t3, t2, 13
+    andi t3, t3, 3
+    li t4, 3
+    bne t3, t4, 3f
+    fsd f0, 38*8(sp)
+    fsd f1, 39*8(sp)
+    fsd f2, 40*8(sp)
+    fsd f3, 41*8(sp)
+    fsd f4, 42*8(sp)
+    fsd f5, 43*8(sp)
+    fsd f6, 44*8(sp)
+    fsd f7, 45*8(sp)
+    fsd f8, 46*8(sp)
+    fsd f9, 47*8(sp)
+    fsd f10, 48*8(sp)
+    fsd f11, 49*8(sp)
+    fsd f12, 50*8(sp)
+    fsd f13, 51*8(sp)
+    fsd f14, 52*8(sp)
+    fsd f15, 53*8(sp)
+    fsd f16, 54*8(sp)
+    fsd f17, 55*8(sp)
+    fsd f18, 56*8(sp)
+    fsd f19, 57*8(sp)
+    fsd f20, 58*8(sp)
+    fsd f21, 59*8(sp)
+    fsd f22, 60*8(sp)
+    fsd f23, 61*8(sp)
+    fsd f24, 62*8(sp)
+    fsd f25, 63*8(sp)
+    fsd f26, 64*8(sp)
+    fsd f27, 65*8(sp)
+    fsd f28, 66*8(sp)
+    fsd f29, 67*8(sp)
+    fsd f30, 68*8(sp)
+    fsd f31, 69*8(sp)
+    frcsr t3
+    sd t3, 70*8(sp)
+3:
     csrr t3, scause
     sd t3, 34*8(sp)
     csrr t4, stval
@@ -118,7 +169,49 @@ hypha_trap_entry:
     ld t1, 32*8(sp)
     csrw sepc, t1
     ld t2, 33*8(sp)
-    csrw sstatus, t2
+    // Restore FP state if it was saved (FS of the saved sstatus is Dirty);
+    // FS must be on while doing so, which restoring sstatus below keeps.
+    srli t3, t2, 13
+    andi t3, t3, 3
+    li t4, 3
+    bne t3, t4, 4f
+    li t3, 0x6000
+    csrs sstatus, t3
+    fld f0, 38*8(sp)
+    fld f1, 39*8(sp)
+    fld f2, 40*8(sp)
+    fld f3, 41*8(sp)
+    fld f4, 42*8(sp)
+    fld f5, 43*8(sp)
+    fld f6, 44*8(sp)
+    fld f7, 45*8(sp)
+    fld f8, 46*8(sp)
+    fld f9, 47*8(sp)
+    fld f10, 48*8(sp)
+    fld f11, 49*8(sp)
+    fld f12, 50*8(sp)
+    fld f13, 51*8(sp)
+    fld f14, 52*8(sp)
+    fld f15, 53*8(sp)
+    fld f16, 54*8(sp)
+    fld f17, 55*8(sp)
+    fld f18, 56*8(sp)
+    fld f19, 57*8(sp)
+    fld f20, 58*8(sp)
+    fld f21, 59*8(sp)
+    fld f22, 60*8(sp)
+    fld f23, 61*8(sp)
+    fld f24, 62*8(sp)
+    fld f25, 63*8(sp)
+    fld f26, 64*8(sp)
+    fld f27, 65*8(sp)
+    fld f28, 66*8(sp)
+    fld f29, 67*8(sp)
+    fld f30, 68*8(sp)
+    fld f31, 69*8(sp)
+    ld t3, 70*8(sp)
+    fscsr t3
+4:  csrw sstatus, t2
     ld x1, 1*8(sp)
     ld x3, 3*8(sp)
     ld x4, 4*8(sp)
@@ -156,7 +249,7 @@ hypha_trap_entry:
     handler = sym trap_handler,
 );
 
-const _: () = assert!(core::mem::size_of::<TrapFrame>() == 38 * 8);
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 72 * 8);
 const _: () = assert!(core::mem::size_of::<TrapFrame>().is_multiple_of(16));
 
 unsafe extern "C" {
@@ -176,6 +269,11 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
 /// this hart alone and is large enough for the trap handler.
 pub unsafe fn init_hart(trap_stack_top: usize) {
     let vector = hypha_trap_entry as *const () as usize;
+    // FS = Initial: the hardware marks it Dirty when FP registers are
+    // written, which tells the trap entry whether to save them.
+    // SAFETY: changes only the FP-state tracking field; no FP value the
+    // kernel relies on exists yet on this hart.
+    unsafe { core::arch::asm!("li t0, 0x6000", "csrc sstatus, t0", "li t0, 0x2000", "csrs sstatus, t0", out("t0") _, options(nostack)) };
     // SAFETY: `hypha_trap_entry` is 4-byte aligned (direct mode), and
     // saves and restores all state; sscratch gets a stack the caller
     // guarantees is ours.
