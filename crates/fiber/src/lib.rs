@@ -36,8 +36,10 @@
 //!   access. A fiber's stack is freed only after its closure has returned or
 //!   was dropped unstarted, so nothing on it is ever used after free.
 //! - **Overflow.** Running past `limit` hits the guard and faults (SIGSEGV on
-//!   the host; a page fault in the kernel). Frames larger than the guard are
-//!   still caught because Rust and Cranelift probe large frames page by page.
+//!   the host; a page fault in the kernel). A frame larger than the guard
+//!   could jump over it, so code on a fiber must probe large frames page by
+//!   page: Rust does; the runtime must turn on Cranelift's inline stack
+//!   probes (or keep its stack-limit check ahead of every large frame).
 //!   Turning the fault into a trap is the runtime's job; without a handler
 //!   the process dies of SIGSEGV.
 //! - **Panics** (`std`): a panic in the closure is caught on the fiber stack
@@ -76,8 +78,8 @@
 //!   its wasm-call entry point inside the fiber closure — and then return
 //!   or suspend normally. Jumping from a fiber stack straight onto the
 //!   resumer's stack would bypass this crate's bookkeeping (unsound). The
-//!   guard page stays mapped, so the fault handler needs its own stack
-//!   (`sigaltstack` on the host, a per-CPU trap stack in the kernel).
+//!   guard stays inaccessible, so a stack-overflow handler needs its own
+//!   stack (`sigaltstack` on the host, a per-CPU trap stack in the kernel).
 //! - **Frame chains.** The first frame of a fiber has a zero frame pointer
 //!   and (for DWARF unwinders) an undefined return address, so backtraces
 //!   taken inside a fiber end cleanly at the fiber's entry; they do not
