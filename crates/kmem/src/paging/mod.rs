@@ -9,6 +9,7 @@ mod error;
 mod flags;
 mod mode;
 mod table;
+mod walk;
 
 #[cfg(test)]
 mod tests;
