@@ -101,9 +101,13 @@ impl<R, Y, Ret> Shared<R, Y, Ret> {
     ///
     /// As for [`Shared::take`].
     unsafe fn put(&self, value: Transfer<R, Y, Ret>) {
+        // SAFETY: only the running context touches the slot (contract), and
+        // this shared borrow ends before the write below.
+        debug_assert!(matches!(unsafe { &*self.transfer.get() }, Transfer::Empty));
         // SAFETY: as in `take`. The slot is `Empty` here (each value is
-        // taken by the side it was left for), so nothing is leaked.
-        unsafe { *self.transfer.get() = value };
+        // taken by the side it was left for), so overwriting it without
+        // dropping leaks nothing.
+        unsafe { self.transfer.get().write(value) };
     }
 
     /// Switches from the fiber back to its resumer.
