@@ -349,6 +349,52 @@ fn cancel_before_during_after_poll() {
     });
 }
 
+/// Invariants 1, 4 and 5 together: a wake, a cancel, a worker and a join
+/// all racing. The future is dropped once, the join handle is woken and
+/// reports the outcome `cancel` promised, and the task is freed once.
+#[test]
+fn cancel_wake_and_join_race() {
+    model(|| {
+        let queue = Queue::new();
+        let steps = StepsShared::new(1);
+        let mut join = queue.spawn(steps_future(&steps));
+        queue.run_all();
+        let worker = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.run_all())
+        };
+        let waker_thread = {
+            let steps = steps.clone();
+            thread::spawn(move || steps.step())
+        };
+        let (flag, waker) = flag_waker();
+        let first = poll_join(&mut join, &waker);
+        let cancelled = join.cancel();
+        waker_thread.join().unwrap();
+        worker.join().unwrap();
+        queue.run_all();
+        assert!(join.is_finished());
+        if first.is_pending() {
+            assert!(flag.0.load(Ordering::SeqCst), "join waker not woken");
+        }
+        let output = match first {
+            Poll::Ready(output) => output,
+            Poll::Pending => match poll_join(&mut join, &waker) {
+                Poll::Ready(output) => output,
+                Poll::Pending => panic!("finished task still pending"),
+            },
+        };
+        if cancelled {
+            assert_eq!(output, Err(JoinError::Cancelled));
+        } else {
+            assert_eq!(output, Ok(1));
+        }
+        assert_eq!(steps.drops.load(Ordering::SeqCst), 1);
+        drop(join);
+        assert_eq!(queue.frees(), 1);
+    });
+}
+
 /// Invariant 5, racing a completing poll: either the output or
 /// `Cancelled`, consistent with what `cancel` returned.
 #[test]
