@@ -249,6 +249,56 @@ fn send_fiber_resumes_on_another_thread() {
     assert_eq!(out, 40);
 }
 
+#[test]
+fn send_fiber_migrates_between_threads_many_times() {
+    use std::sync::mpsc;
+    const THREADS: usize = 4;
+    const HOPS: u64 = 400;
+    // SAFETY: the closure holds only integers across suspensions.
+    let fiber = unsafe {
+        SendFiber::new(stack(), |mut x: u64, s: &Suspend<u64, u64, u64>| {
+            let mut sum = 0;
+            for _ in 0..HOPS {
+                assert_eq!(hypha_fiber::current_stack(), Some(s.stack()));
+                sum += x;
+                x = s.suspend(sum).unwrap();
+            }
+            sum
+        })
+    }
+    .unwrap();
+    // A ring of threads passes the fiber along; each resumes it once per visit.
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| mpsc::channel()).unzip();
+    let (done_tx, done_rx) = mpsc::channel();
+    senders[0].send(Some((fiber, 0_u64))).unwrap();
+    let handles: Vec<_> = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let next = senders[(i + 1) % THREADS].clone();
+            let done = done_tx.clone();
+            std::thread::spawn(move || {
+                while let Ok(Some((mut fiber, hop))) = rx.recv() {
+                    assert_eq!(hypha_fiber::current_stack(), None);
+                    match fiber.resume(hop) {
+                        FiberResult::Yield(_) => next.send(Some((fiber, hop + 1))).unwrap(),
+                        FiberResult::Return(sum) => done.send(sum).unwrap(),
+                    }
+                }
+            })
+        })
+        .collect();
+    let sum = done_rx.recv().unwrap();
+    for tx in &senders {
+        tx.send(None).unwrap();
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Resumed with hop numbers 0, 1, 2, ...; the last one only ends the loop.
+    assert_eq!(sum, (0..HOPS).sum::<u64>());
+}
+
 // === bad use ===
 
 #[test]
@@ -310,6 +360,19 @@ fn panic_inside_a_fiber_surfaces_on_the_resumer() {
     // The thread is fine afterwards and new fibers work.
     let mut next = Fiber::new(stack(), |x: u32, _: &Suspend<u32, u32, u32>| x).unwrap();
     assert_eq!(expect_return(next.resume(3)), 3);
+}
+
+#[test]
+fn panic_in_a_nested_fiber_surfaces_through_both_resumers() {
+    let mut outer = Fiber::new(stack(), |(), _: &Suspend<(), (), ()>| {
+        let mut inner = Fiber::new(stack(), |(), _: &Suspend<(), (), ()>| panic!("deep")).unwrap();
+        inner.resume(());
+    })
+    .unwrap();
+    let err = catch_unwind(AssertUnwindSafe(|| outer.resume(()))).unwrap_err();
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"deep"));
+    assert!(outer.is_finished());
+    assert_eq!(hypha_fiber::current_stack(), None, "the thread is back on its own stack");
 }
 
 #[test]
