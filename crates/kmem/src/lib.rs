@@ -49,7 +49,7 @@ pub use addr::{
     GIGA_PAGE_SIZE, MEGA_PAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr, align_down,
     align_up, is_aligned,
 };
-pub use frame::{BuddyAllocator, FrameError, MAX_ORDER, ZeroedFrames};
+pub use frame::{BuddyAllocator, FrameError, MAX_ORDER, RegionUse, ZeroedFrames};
 pub use paging::{MapError, Mapping, PageFlags, PageTable, PagingMode, UnmapStats};
 pub use phys::{FrameSource, IdentityMap, OffsetMap, OutOfFrames, PhysMap};
 #[cfg(any(feature = "alloc", test))]

@@ -5,7 +5,7 @@ use super::MemError;
 use super::space;
 use crate::sync::SpinLock;
 use hypha_boot_info::{BootInfo, MemoryKind};
-use hypha_kmem::{BuddyAllocator, PAGE_SIZE, PhysAddr, PhysMap};
+use hypha_kmem::{BuddyAllocator, PAGE_SIZE, PhysAddr, PhysMap, RegionUse};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -51,43 +51,36 @@ pub(super) fn init(boot_info: &BootInfo) -> Result<(), MemError> {
     let storage: &'static mut [u64] = unsafe { core::slice::from_raw_parts_mut(pointer, words) };
     let mut buddy = BuddyAllocator::new(storage, span_start, span_end)?;
 
-    // Regions are sorted and disjoint, but not necessarily page aligned:
-    // `managed_until` keeps two regions sharing a page from claiming it twice.
-    let mut managed_until = 0u64;
-    for region in regions {
-        let start = region.start;
-        let end = region.end();
-        if region.kind == MemoryKind::RESERVED {
-            managed_until = managed_until.max(end.div_ceil(PAGE) * PAGE);
-            continue;
-        }
-        if region.kind == MemoryKind::USABLE {
-            if start <= metadata_start && metadata_end <= end {
-                add_free(&mut buddy, start.max(managed_until), metadata_start)?;
-                buddy.add_used_range(PhysAddr::new(metadata_start), PhysAddr::new(metadata_end))?;
-                add_free(&mut buddy, metadata_end, end)?;
-            } else {
-                add_free(&mut buddy, start.max(managed_until), end)?;
-            }
-            managed_until = managed_until.max(end / PAGE * PAGE);
+    // Usable RAM is free, except the bookkeeping just carved out of it;
+    // everything the loader or kernel uses is managed but allocated (so it
+    // can be freed later); reserved memory is never managed. `add_regions`
+    // keeps frames shared between regions out of the free pool.
+    let metadata = (
+        PhysAddr::new(metadata_start),
+        PhysAddr::new(metadata_end),
+        RegionUse::InUse,
+    );
+    let entries = regions.iter().flat_map(|region| {
+        let (start, end) = (PhysAddr::new(region.start), PhysAddr::new(region.end()));
+        let usage = match region.kind {
+            MemoryKind::USABLE => RegionUse::Free,
+            MemoryKind::RESERVED => RegionUse::Unmanaged,
+            _ => RegionUse::InUse,
+        };
+        let holds_metadata = usage == RegionUse::Free && start <= metadata.0 && metadata.1 <= end;
+        let pieces = if holds_metadata {
+            [
+                Some((start, metadata.0, RegionUse::Free)),
+                Some(metadata),
+                Some((metadata.1, end, RegionUse::Free)),
+            ]
         } else {
-            let from = (start / PAGE * PAGE).max(managed_until);
-            let to = end.div_ceil(PAGE) * PAGE;
-            if to > from {
-                buddy.add_used_range(PhysAddr::new(from), PhysAddr::new(to))?;
-            }
-            managed_until = managed_until.max(to);
-        }
-    }
+            [Some((start, end, usage)), None, None]
+        };
+        pieces.into_iter().flatten()
+    });
+    buddy.add_regions(entries)?;
     *FRAMES.lock() = Some(buddy);
-    Ok(())
-}
-
-/// Adds `[from, to)` (rounded inward to frames) as free memory.
-fn add_free(buddy: &mut BuddyAllocator<'static>, from: u64, to: u64) -> Result<(), MemError> {
-    if to > from {
-        buddy.add_free_range(PhysAddr::new(from), PhysAddr::new(to))?;
-    }
     Ok(())
 }
 

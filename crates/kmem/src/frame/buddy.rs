@@ -42,6 +42,8 @@ pub enum FrameError {
     NotAllocated(PhysAddr),
     /// `add_free_range` of frames the allocator already manages.
     AlreadyManaged(PhysAddr),
+    /// `add_regions` got regions that are not sorted by address or overlap.
+    RegionsNotSorted(PhysAddr),
     /// The bookkeeping slice is shorter than
     /// [`BuddyAllocator::metadata_words`] requires.
     StorageTooSmall {
@@ -61,11 +63,26 @@ impl fmt::Display for FrameError {
             Self::OutsideSpan(pa) => write!(f, "{pa} is outside the allocator's span"),
             Self::NotAllocated(pa) => write!(f, "block at {pa} is not allocated (double free?)"),
             Self::AlreadyManaged(pa) => write!(f, "frame {pa} is already managed"),
+            Self::RegionsNotSorted(pa) => {
+                write!(f, "memory regions not sorted or overlapping at {pa}")
+            }
             Self::StorageTooSmall { needed, provided } => {
                 write!(f, "bookkeeping needs {needed} words, got {provided}")
             }
         }
     }
+}
+
+/// How [`BuddyAllocator::add_regions`] treats a physical range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionUse {
+    /// Free RAM: handed out. Rounded inward to whole frames.
+    Free,
+    /// RAM in use now that may be freed later (kernel image, page tables,
+    /// loader memory): managed but allocated. Rounded outward.
+    InUse,
+    /// Never managed (firmware, device memory). Rounded outward.
+    Unmanaged,
 }
 
 /// Where each bitmap lives inside the storage slice (word offsets).
@@ -212,6 +229,58 @@ impl<'m> BuddyAllocator<'m> {
             buddy.add_free_range(from, to)?;
         }
         Ok(buddy)
+    }
+
+    /// Adds a whole memory map: `(start, end, use)` triples sorted by
+    /// address and disjoint, not necessarily frame aligned. A frame that a
+    /// `Free` range shares with any other range is never free: it is in use
+    /// if it touches an `InUse` range, else unmanaged. Returns the number
+    /// of frames added.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::RegionsNotSorted`], or the errors of
+    /// [`add_free_range`](Self::add_free_range) /
+    /// [`add_used_range`](Self::add_used_range) (frames added before the
+    /// failing region stay added).
+    pub fn add_regions(
+        &mut self,
+        regions: impl IntoIterator<Item = (PhysAddr, PhysAddr, RegionUse)>,
+    ) -> Result<usize, FrameError> {
+        const FRAME: u64 = 1 << PAGE_SHIFT;
+        let mut added = 0;
+        // Frames below this are already managed (or deliberately not).
+        let mut claimed_until = 0u64;
+        let mut previous_end = 0u64;
+        for (start, end, usage) in regions {
+            let (start, end) = (start.as_u64(), end.as_u64());
+            if start < previous_end || end < start {
+                return Err(FrameError::RegionsNotSorted(PhysAddr::new(start)));
+            }
+            previous_end = end;
+            match usage {
+                RegionUse::Free => {
+                    let from = start.div_ceil(FRAME).max(claimed_until.div_ceil(FRAME)) * FRAME;
+                    let to = end / FRAME * FRAME;
+                    if to > from {
+                        added += self.add_free_range(PhysAddr::new(from), PhysAddr::new(to))?;
+                    }
+                    claimed_until = claimed_until.max(to);
+                }
+                RegionUse::InUse => {
+                    let from = (start / FRAME * FRAME).max(claimed_until);
+                    let to = end.div_ceil(FRAME) * FRAME;
+                    if to > from {
+                        added += self.add_used_range(PhysAddr::new(from), PhysAddr::new(to))?;
+                    }
+                    claimed_until = claimed_until.max(to);
+                }
+                RegionUse::Unmanaged => {
+                    claimed_until = claimed_until.max(end.div_ceil(FRAME) * FRAME);
+                }
+            }
+        }
+        Ok(added)
     }
 
     /// Hands the frames in `[start, end)` to the allocator as free memory

@@ -6,5 +6,5 @@ mod zeroed;
 #[cfg(test)]
 mod tests;
 
-pub use buddy::{BuddyAllocator, FrameError, MAX_ORDER};
+pub use buddy::{BuddyAllocator, FrameError, MAX_ORDER, RegionUse};
 pub use zeroed::ZeroedFrames;

@@ -432,3 +432,107 @@ proptest! {
         prop_assert_eq!(buddy.free_range(pa(base), pa(base + KIB4)), Err(FrameError::NotAllocated(pa(base))));
     }
 }
+
+// === add_regions: a whole memory map with unaligned boundaries ===
+
+#[test]
+fn add_regions_rounds_shared_frames_safely() {
+    use RegionUse::{Free, InUse, Unmanaged};
+    let base = 0x8000_0000u64;
+    let regions = [
+        // Firmware, ending mid-frame: frame 0x8000_1000 is shared with free RAM.
+        (pa(base), pa(base + 0x1800), Unmanaged),
+        (pa(base + 0x1800), pa(base + 0x5400), Free),
+        // Loader image, shares frames with the free RAM around it.
+        (pa(base + 0x5400), pa(base + 0x7200), InUse),
+        (pa(base + 0x7200), pa(base + 0x10000), Free),
+    ];
+    let mut storage = storage_for(base, base + 0x10000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(base), pa(base + 0x10000)).unwrap();
+    buddy.add_regions(regions).unwrap();
+    // Free: 0x2000..0x5000 (3 frames) and 0x8000..0x10000 (8 frames).
+    assert_eq!(buddy.free_frames(), 11);
+    // In use: 0x5000, 0x6000, 0x7000 (the frames the loader touches).
+    assert_eq!(buddy.used_frames(), 3);
+    for frame in [0x5000, 0x6000, 0x7000] {
+        assert!(buddy.is_allocated(pa(base + frame)));
+    }
+    // Firmware frames, including the shared one, are not managed at all.
+    assert_eq!(
+        buddy.free(pa(base + 0x1000), 0),
+        Err(FrameError::NotAllocated(pa(base + 0x1000)))
+    );
+    // Reclaiming the loader's whole frames later works.
+    assert_eq!(
+        buddy.free_range(pa(base + 0x6000), pa(base + 0x7000)),
+        Ok(1)
+    );
+
+    let mut storage = storage_for(base, base + 0x10000);
+    let mut buddy = BuddyAllocator::new(&mut storage, pa(base), pa(base + 0x10000)).unwrap();
+    let unsorted = [
+        (pa(base + 0x2000), pa(base + 0x3000), Free),
+        (pa(base), pa(base + 0x1000), Free),
+    ];
+    assert_eq!(
+        buddy.add_regions(unsorted),
+        Err(FrameError::RegionsNotSorted(pa(base)))
+    );
+}
+
+fn region_use_strategy() -> impl Strategy<Value = RegionUse> {
+    prop_oneof![3 => Just(RegionUse::Free), 2 => Just(RegionUse::InUse), 1 => Just(RegionUse::Unmanaged)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn add_regions_never_frees_a_shared_frame(
+        cuts in proptest::collection::btree_set(1u64..(64 * 4096), 1..20),
+        uses in proptest::collection::vec(region_use_strategy(), 21),
+        gaps in proptest::collection::vec(any::<bool>(), 21),
+    ) {
+        let base = 0x8000_0000u64;
+        let points: Vec<u64> = core::iter::once(0).chain(cuts).chain(core::iter::once(64 * 4096)).collect();
+        // Consecutive byte ranges; some are left out (holes in the map).
+        let regions: Vec<(u64, u64, RegionUse)> = points
+            .windows(2)
+            .enumerate()
+            .filter(|(i, _)| !gaps[*i] || *i == 0)
+            .map(|(i, w)| (base + w[0], base + w[1], uses[i]))
+            .collect();
+        let mut storage = storage_for(base, base + 64 * 4096);
+        let mut buddy = BuddyAllocator::new(&mut storage, pa(base), pa(base + 64 * 4096)).unwrap();
+        let added = buddy.add_regions(regions.iter().map(|&(s, e, u)| (pa(s), pa(e), u))).unwrap();
+        prop_assert_eq!(added, buddy.total_frames());
+
+        let touches = |frame: u64, usage: RegionUse| {
+            regions.iter().any(|&(s, e, u)| u == usage && s < frame + KIB4 && e > frame)
+        };
+        let pure_free = |frame: u64| regions.iter().any(|&(s, e, u)| u == RegionUse::Free && s <= frame && frame + KIB4 <= e);
+        // Allocate everything: exactly the frames wholly inside one free region.
+        let mut handed_out = BTreeSet::new();
+        while let Ok(frame) = buddy.alloc(0) {
+            handed_out.insert(frame.as_u64());
+        }
+        let expected: BTreeSet<u64> = (0..64).map(|i| base + i * KIB4).filter(|&f| pure_free(f)).collect();
+        prop_assert_eq!(&handed_out, &expected);
+        for i in 0..64 {
+            let frame = base + i * KIB4;
+            if handed_out.contains(&frame) {
+                continue;
+            }
+            let allocated = buddy.is_allocated(pa(frame));
+            // In use only if it touches an in-use region ...
+            if allocated {
+                prop_assert!(touches(frame, RegionUse::InUse), "frame {:#x} in use without reason", frame);
+            }
+            // ... and every frame wholly inside an in-use region is in use.
+            let inside_in_use = regions.iter().any(|&(s, e, u)| u == RegionUse::InUse && s <= frame && frame + KIB4 <= e);
+            if inside_in_use {
+                prop_assert!(allocated, "frame {:#x} of an in-use region is not managed", frame);
+            }
+        }
+    }
+}
