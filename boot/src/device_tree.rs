@@ -1,4 +1,9 @@
 //! What the loader needs from the flattened device tree.
+//!
+//! Missing essentials are [`DeviceTreeError`]s. The `fdt` crate checks the
+//! header but panics on some structurally corrupt blobs; the firmware's tree
+//! is trusted to be well-formed (a panic still ends the run with a failure
+//! status and a message).
 
 use fdt::Fdt;
 use hypha_boot_info::MAX_HARTS;
@@ -98,7 +103,9 @@ impl<'a> Machine<'a> {
                 .property("status")
                 .and_then(|status| status.as_str())
                 .is_none_or(|status| status == "okay" || status == "ok");
-            let id = cpu.ids().first() as u64;
+            // `reg` read directly (`Cpu::ids` panics when it is missing).
+            let Some(id) = cpu.property("reg").and_then(|reg| reg.as_usize()) else { continue };
+            let id = id as u64;
             if !enabled {
                 continue;
             }
