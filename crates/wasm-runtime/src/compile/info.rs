@@ -209,11 +209,17 @@ fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType> {
 
 /// Validate `bytes` and collect module info plus the function bodies.
 pub(crate) fn parse(bytes: &[u8], features: Features) -> Result<(ModuleInfo, Vec<PendingFunc<'_>>)> {
-    let mut validator = Validator::new_with_features(features.to_wasmparser());
+    let wasm_features = features.to_wasmparser();
+    let mut validator = Validator::new_with_features(wasm_features);
     let mut info = ModuleInfo::default();
     let mut pending = Vec::new();
     let mut next_func = 0u32;
-    for payload in Parser::new(0).parse_all(bytes) {
+    // The decoder honours the same features as the validator: without
+    // multi-memory a memory index immediate is a single zero byte, and
+    // limits are u32 LEBs (2.0 binary rules).
+    let mut parser = Parser::new(0);
+    parser.set_features(wasm_features);
+    for payload in parser.parse_all(bytes) {
         let payload = payload?;
         match validator.payload(&payload)? {
             ValidPayload::Func(validator, body) => {
