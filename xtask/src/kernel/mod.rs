@@ -12,9 +12,9 @@
 //! reported as failed — an assertion, a hang ended by the in-kernel
 //! timeout, an unexpected page fault — with symbolised backtraces.
 //!
-//! The tests run on two machines: the default (Sv48, 4 harts, 512 MiB) and
-//! one without Sv48 (Sv39, 2 harts, 256 MiB) so the loader's fallback is
-//! covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
+//! The tests run on two machines: the default (Sv48, Sstc, 4 harts,
+//! 512 MiB) and one without Sv48 or Sstc (Sv39, SBI timer, 2 harts,
+//! 256 MiB), so the loader's fallback and the SBI timer path are covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
 //! place the kernel at different addresses.
 
 mod boot;
@@ -130,21 +130,28 @@ struct Configuration {
     cpus: u32,
     memory: &'static str,
     qemu_args: &'static [&'static str],
-    /// Text the kernel's boot log must contain (proves the configuration
+    /// Texts the kernel's boot log must contain (proves the configuration
     /// took effect).
-    expect_in_log: &'static str,
+    expect_in_log: &'static [&'static str],
 }
 
-/// Every test runs on each: the default machine (Sv48) and one without
-/// Sv48, so the loader's Sv39 fallback is exercised too.
+/// Every test runs on each: the default machine (Sv48, Sstc timer) and one
+/// without Sv48 or Sstc, so the loader's Sv39 fallback and the SBI timer
+/// are exercised too.
 const CONFIGURATIONS: [Configuration; 2] = [
-    Configuration { name: "sv48-4harts", cpus: TEST_CPUS, memory: TEST_MEMORY, qemu_args: &[], expect_in_log: ", Sv48, " },
     Configuration {
-        name: "sv39-2harts",
+        name: "sv48-sstc-4harts",
+        cpus: TEST_CPUS,
+        memory: TEST_MEMORY,
+        qemu_args: &[],
+        expect_in_log: &[", Sv48, ", "timer Sstc"],
+    },
+    Configuration {
+        name: "sv39-sbi-timer-2harts",
         cpus: 2,
         memory: "256M",
-        qemu_args: &["-cpu", "rv64,sv48=off,sv57=off"],
-        expect_in_log: ", Sv39, ",
+        qemu_args: &["-cpu", "rv64,sv48=off,sv57=off,sstc=off"],
+        expect_in_log: &[", Sv39, ", "timer SBI"],
     },
 ];
 
@@ -276,7 +283,7 @@ fn run_configuration(
         let mut finished = false;
         let mut banner = Vec::new();
         let mut in_banner = true;
-        let mut saw_expected = false;
+        let mut seen = vec![false; configuration.expect_in_log.len()];
         let mut command = boot::qemu_command(qemu, image, configuration.cpus, configuration.memory, &bootargs);
         command.args(configuration.qemu_args);
         let ending = boot::boot_and_watch(command, Some(symbolizer), remaining, |line| {
@@ -288,7 +295,9 @@ fn run_configuration(
             in_banner = false;
             println!("{line}");
             watch(line);
-            saw_expected |= line.contains(configuration.expect_in_log);
+            for (seen, expected) in seen.iter_mut().zip(configuration.expect_in_log) {
+                *seen |= line.contains(expected);
+            }
             match results::parse(line) {
                 Some(TestLine::Passed(_)) => {
                     result.passed += 1;
@@ -310,11 +319,13 @@ fn run_configuration(
         if in_banner {
             println!("{}", banner.join("\n"));
         }
-        if !saw_expected && !in_banner {
+        if let Some((_, missing)) = seen.iter().zip(configuration.expect_in_log).find(|(seen, _)| !**seen)
+            && !in_banner
+        {
             result.error = Some(format!(
                 "configuration {}: the boot log never said `{}`",
                 configuration.name,
-                configuration.expect_in_log.trim_matches([',', ' '])
+                missing.trim_matches([',', ' '])
             ));
             return Ok(boots);
         }
