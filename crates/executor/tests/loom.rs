@@ -11,7 +11,8 @@
 //! public [`task`] API, so these models see exactly the code the executor
 //! runs.
 
-use hypha_executor::JoinError;
+use hypha_executor::sync::oneshot;
+use hypha_executor::{Clock, Executor, JoinError, Park};
 use hypha_executor::task::{self, Builder, JoinHandle, Schedule, TaskRef};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -31,16 +32,36 @@ mod harness {
         });
         std::println!("explored {} interleavings", iterations.load(std::sync::atomic::Ordering::Relaxed));
     }
+    pub(crate) use loom::future::block_on;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::{Arc, Mutex};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex};
     pub(crate) use loom::thread;
 }
 
 #[cfg(not(loom))]
 mod harness {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    pub(crate) use std::sync::{Arc, Mutex};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex};
     pub(crate) use std::thread;
+
+    /// Polls `future` on this thread, parking between polls.
+    pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            std::thread::park();
+        }
+    }
 
     /// Runs the model once.
     pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -48,7 +69,7 @@ mod harness {
     }
 }
 
-use harness::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, model, thread};
+use harness::{Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, block_on, model, thread};
 
 /// A run queue checked for duplicates (invariant 3), which counts how often
 /// the scheduler (and so the task allocation that owns it) is dropped
@@ -461,5 +482,82 @@ fn detached_join_handle() {
         queue.run_all();
         assert_eq!(queue.frees(), 1);
         assert_eq!(std::sync::Arc::strong_count(&output), 1, "output dropped exactly once");
+    });
+}
+
+// === the executor's park/notify protocol ===
+
+/// A one-CPU [`Park`] on (loom's) mutex and condition variable, with an
+/// unpark token as the trait requires.
+struct TestPark {
+    worker: Mutex<Option<thread::ThreadId>>,
+    token: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl TestPark {
+    fn new() -> Self {
+        Self { worker: Mutex::new(None), token: Mutex::new(false), condvar: Condvar::new() }
+    }
+}
+
+// SAFETY: (1) `current_cpu` compares the calling thread with the one that
+// entered and has not exited. (2) `unpark` sets a token under the lock that
+// `park` consumes, so an unpark before the park is not lost.
+unsafe impl Park for TestPark {
+    fn enter(&self, _cpu: usize) {
+        *self.worker.lock().unwrap() = Some(thread::current().id());
+    }
+
+    fn exit(&self, _cpu: usize) {
+        *self.worker.lock().unwrap() = None;
+    }
+
+    fn current_cpu(&self) -> Option<usize> {
+        (*self.worker.lock().unwrap() == Some(thread::current().id())).then_some(0)
+    }
+
+    fn park(&self, _cpu: usize, _timeout: Option<std::time::Duration>) {
+        let mut token = self.token.lock().unwrap();
+        while !*token {
+            token = self.condvar.wait(token).unwrap();
+        }
+        *token = false;
+    }
+
+    fn unpark(&self, _cpu: usize) {
+        *self.token.lock().unwrap() = true;
+        self.condvar.notify_one();
+    }
+}
+
+/// Time stands still (these models arm no timers).
+struct FrozenClock;
+
+impl Clock for FrozenClock {
+    fn now_nanos(&self) -> u64 {
+        0
+    }
+}
+
+/// The real executor with one worker thread: a wake from outside any
+/// worker (a oneshot send) reaches a worker that is parking or parked, and
+/// the join handle on a third party sees the result. A lost unpark shows up
+/// as a loom deadlock.
+#[test]
+fn executor_wake_from_outside_reaches_parked_worker() {
+    model(|| {
+        let executor = Executor::new(1, TestPark::new(), FrozenClock).unwrap();
+        let (sender, receiver) = oneshot::channel::<u8>();
+        let join = executor.spawn(receiver);
+        let worker = {
+            let executor = executor.clone();
+            thread::spawn(move || executor.run_worker(0).unwrap())
+        };
+        sender.send(9).unwrap();
+        assert_eq!(block_on(join), Ok(Ok(9)));
+        executor.shutdown();
+        worker.join().unwrap();
+        executor.drain().unwrap();
     });
 }
