@@ -101,11 +101,25 @@ pub struct Config {
     pub optimize: bool,
     /// Compile functions on several threads (std only).
     pub parallel_compilation: bool,
-    /// Reserved: epoch-based interruption (not implemented yet; must stay false).
+    /// Compile an epoch check into every function entry and loop header:
+    /// one load of [`Engine::increment_epoch`](crate::Engine::increment_epoch)'s
+    /// counter and a compare with the store's deadline. No code is emitted
+    /// when off.
     pub epoch_interruption: bool,
-    /// Reserved: fuel metering (not implemented yet; must stay false).
+    /// Meter fuel: every executed wasm operator costs one unit, counted per
+    /// basic block and checked at function entry and loop headers. No code
+    /// is emitted when off.
     pub consume_fuel: bool,
+    /// Bytes of the guard-paged stack each [`Func::call_async`](crate::Func::call_async)
+    /// runs on. Wasm may use up to `max_wasm_stack` of it; the last
+    /// [`ASYNC_HOST_RESERVE`] bytes are kept for host functions.
+    pub async_stack_size: usize,
 }
+
+/// Bytes at the bottom of an async call's fiber stack that wasm code may
+/// not use, so host functions called from the deepest wasm frame still have
+/// room to run.
+pub const ASYNC_HOST_RESERVE: usize = 128 * 1024;
 
 impl Default for Config {
     fn default() -> Self {
@@ -118,6 +132,7 @@ impl Default for Config {
             parallel_compilation: true,
             epoch_interruption: false,
             consume_fuel: false,
+            async_stack_size: 2 << 20,
         }
     }
 }

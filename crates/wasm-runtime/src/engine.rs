@@ -2,6 +2,7 @@
 //! shared by modules and stores.
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::compile::Compiler;
 use crate::config::Config;
@@ -15,6 +16,8 @@ pub struct Engine {
 }
 
 struct EngineInner {
+    /// The epoch counter compiled code loads (see [`Engine::increment_epoch`]).
+    epoch: AtomicU64,
     config: Config,
     compiler: Compiler,
     platform: Arc<dyn Platform>,
@@ -33,14 +36,38 @@ impl Engine {
     /// An engine with `config` running on `platform`.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for reserved switches (epochs, fuel) or an
-    /// unknown target; [`Error::Compile`] if Cranelift rejects the settings.
+    /// [`Error::Unsupported`] for an unknown target or an
+    /// `async_stack_size` too small to hold the host reserve plus 64 KiB;
+    /// [`Error::Compile`] if Cranelift rejects the settings.
     pub fn new(config: Config, platform: Arc<dyn Platform>) -> Result<Self> {
-        if config.epoch_interruption || config.consume_fuel {
-            return Err(Error::Unsupported("epoch interruption and fuel are reserved for later".into()));
+        if config.async_stack_size < crate::config::ASYNC_HOST_RESERVE + (64 << 10) {
+            return Err(Error::Unsupported(alloc::format!(
+                "async_stack_size {} is below the minimum {}",
+                config.async_stack_size,
+                crate::config::ASYNC_HOST_RESERVE + (64 << 10)
+            )));
         }
         let compiler = Compiler::new(&config)?;
-        Ok(Engine { inner: Arc::new(EngineInner { config, compiler, platform }) })
+        Ok(Engine { inner: Arc::new(EngineInner { epoch: AtomicU64::new(0), config, compiler, platform }) })
+    }
+
+    /// Advance the epoch by one. Cheap (one atomic add) and callable from
+    /// any thread or a timer interrupt. Code compiled with
+    /// [`Config::epoch_interruption`] notices at its next function entry or
+    /// loop iteration whether its store's deadline has passed.
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current epoch (starts at 0).
+    #[must_use]
+    pub fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Where the epoch counter lives, for the stores' limits records.
+    pub(crate) fn epoch_ptr(&self) -> *const AtomicU64 {
+        &raw const self.inner.epoch
     }
 
     /// An engine for the host platform.

@@ -68,6 +68,13 @@ impl<T: 'static> Caller<'_, T> {
     }
 }
 
+impl<T> Caller<'_, T> {
+    /// The store body behind this caller, for the async glue.
+    pub(crate) fn core_ptr(&mut self) -> *mut StoreCore {
+        &raw mut self.store.core
+    }
+}
+
 impl<T: 'static> AsContextMut for Caller<'_, T> {
     type Data = T;
     fn as_context_mut(&mut self) -> &mut StoreContext<T> {
@@ -182,6 +189,12 @@ impl Func {
     /// callee traps (the store stays usable).
     pub fn call(&self, store: &mut impl AsContextMut, params: &[Val], results: &mut [Val]) -> Result<()> {
         let cx = store.as_context_mut();
+        let ty = self.checked_ty(cx, params, results)?;
+        self.call_unchecked(cx, &ty, params, results)
+    }
+
+    /// The signature, after checking `params` and `results` against it.
+    pub(crate) fn checked_ty<T>(&self, cx: &StoreContext<T>, params: &[Val], results: &[Val]) -> Result<FuncType> {
         let ty = self.ty(cx)?;
         if params.len() != ty.params().len() || results.len() != ty.results().len() {
             return Err(Error::Usage("wrong number of arguments or results".into()));
@@ -191,14 +204,35 @@ impl Func {
                 return Err(Error::Usage(alloc::format!("argument of type {} where {t} expected", p.ty())));
             }
         }
-        self.call_unchecked(cx, &ty, params, results)
+        Ok(ty)
     }
 
     fn call_unchecked<T: 'static>(&self, cx: &mut StoreContext<T>, ty: &FuncType, params: &[Val], results: &mut [Val]) -> Result<()> {
+        let mut slots = Self::arg_slots(cx, ty, params)?;
+        self.call_raw(cx, &mut slots, 0)?;
+        Self::read_results(cx, ty, &slots, results);
+        Ok(())
+    }
+
+    /// The raw argument/result array for a call of type `ty`.
+    pub(crate) fn arg_slots<T>(cx: &StoreContext<T>, ty: &FuncType, params: &[Val]) -> Result<Vec<u128>> {
         let mut slots: Vec<u128> = alloc::vec![0; ty.params().len().max(ty.results().len()).max(1)];
         for (slot, p) in slots.iter_mut().zip(params) {
             *slot = p.to_raw(&cx.core)?;
         }
+        Ok(slots)
+    }
+
+    /// Typed results from the raw array.
+    pub(crate) fn read_results<T>(cx: &StoreContext<T>, ty: &FuncType, slots: &[u128], results: &mut [Val]) {
+        for ((r, t), raw) in results.iter_mut().zip(ty.results()).zip(slots) {
+            *r = Val::from_raw(*raw, *t, &cx.core);
+        }
+    }
+
+    /// Call with raw, already checked arguments in `slots` (results are
+    /// written back there). `stack_floor` as for `vm::traps::invoke`.
+    pub(crate) fn call_raw<T: 'static>(&self, cx: &mut StoreContext<T>, slots: &mut [u128], stack_floor: usize) -> Result<()> {
         // SAFETY: the funcref belongs to this live store.
         let (array_call, vmctx) = unsafe { ((*self.ptr).array_call, (*self.ptr).vmctx) };
         if array_call.is_null() {
@@ -206,14 +240,11 @@ impl Func {
             let ctx = vmctx.cast::<HostFuncCtx>();
             // SAFETY: host funcrefs' vmctx is their HostFuncCtx, owned by this store.
             let ctx_ref = unsafe { &*ctx };
-            call_host::<T>(ctx_ref, cx, core::ptr::null_mut(), &mut slots).map_err(Error::Trap)?;
+            call_host::<T>(ctx_ref, cx, core::ptr::null_mut(), slots).map_err(Error::Trap)?;
         } else {
             // SAFETY: the store is live, the funcref is a wasm function of
             // it, and `slots` is big enough and holds typed arguments.
-            unsafe { crate::vm::traps::invoke(&raw mut cx.core, self.ptr, slots.as_mut_ptr())? };
-        }
-        for ((r, t), raw) in results.iter_mut().zip(ty.results()).zip(&slots) {
-            *r = Val::from_raw(*raw, *t, &cx.core);
+            unsafe { crate::vm::traps::invoke(&raw mut cx.core, self.ptr, slots.as_mut_ptr(), stack_floor)? };
         }
         Ok(())
     }

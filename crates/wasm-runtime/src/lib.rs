@@ -77,6 +77,7 @@ mod engine;
 mod error;
 mod externs;
 mod func;
+mod func_async;
 mod instance;
 mod linker;
 mod module;
@@ -90,11 +91,12 @@ mod vm;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, Features, MemoryStrategy};
+pub use config::{ASYNC_HOST_RESERVE, Config, Features, MemoryStrategy};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use externs::{Extern, Global, Memory, Table};
 pub use func::{Caller, Func, HostFn, TypedFunc, WasmParams, WasmResults, WasmTy};
+pub use func_async::{CallFuture, HostFuture};
 pub use instance::Instance;
 pub use linker::Linker;
 pub use module::Module;

@@ -64,6 +64,17 @@ impl<T: 'static> Linker<T> {
         self
     }
 
+    /// Define an async host function (see [`Func::new_async`]); usable
+    /// from [`Func::call_async`] calls.
+    pub fn func_new_async<F>(&mut self, module: &str, name: &str, ty: FuncType, f: F) -> &mut Self
+    where
+        F: for<'a> Fn(Caller<'a, T>, &'a [Val], &'a mut [Val]) -> crate::func_async::HostFuture<'a> + Send + Sync + 'static,
+    {
+        self.defs
+            .insert((module.to_string(), name.to_string()), Definition::HostFunc(ty, crate::func_async::async_host_fn(f)));
+        self
+    }
+
     /// Define every export of `instance` under module name `module`.
     pub fn instance(&mut self, store: &mut impl AsContextMut<Data = T>, module: &str, instance: Instance) -> &mut Self {
         for (name, item) in instance.exports(store) {

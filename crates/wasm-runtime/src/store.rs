@@ -3,6 +3,8 @@
 use alloc::boxed::Box;
 
 use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::vm::store::EpochPolicy;
 use crate::vm::store::StoreCore;
 
 /// A store: every instance, memory, table, global and function created in
@@ -75,6 +77,92 @@ impl<T> StoreContext<T> {
     /// memories created afterwards). `memory.grow` past it returns -1.
     pub fn set_memory_limit_pages(&mut self, pages: u64) {
         self.core.memory_limit_pages = pages;
+    }
+
+    // === epochs ===
+
+    /// Interrupt wasm once the engine's epoch reaches
+    /// `current epoch + ticks_beyond_current`. Until this is first called
+    /// the deadline is "never". Only effective with
+    /// [`Config::epoch_interruption`](crate::Config::epoch_interruption).
+    pub fn set_epoch_deadline(&mut self, ticks_beyond_current: u64) {
+        let now = self.core.engine.current_epoch();
+        self.core.limits.epoch_deadline = now.saturating_add(ticks_beyond_current);
+    }
+
+    /// When the deadline passes, trap with [`TrapCode::Interrupt`]
+    /// (`"interrupt"`). The default.
+    ///
+    /// [`TrapCode::Interrupt`]: crate::TrapCode::Interrupt
+    pub fn epoch_deadline_trap(&mut self) {
+        self.core.epoch_policy = EpochPolicy::Trap;
+    }
+
+    /// When the deadline passes inside [`Func::call_async`], yield: the
+    /// call's future wakes its task and returns `Pending`, and the deadline
+    /// moves to `current epoch + delta`. A synchronous call still traps.
+    ///
+    /// [`Func::call_async`]: crate::Func::call_async
+    pub fn epoch_deadline_async_yield_and_update(&mut self, delta: u64) {
+        self.core.epoch_policy = EpochPolicy::Yield { delta };
+    }
+
+    // === fuel ===
+
+    fn fuel_enabled(&self) -> Result<()> {
+        if self.core.engine.config().consume_fuel {
+            Ok(())
+        } else {
+            Err(Error::Usage("fuel is not enabled (Config::consume_fuel)".into()))
+        }
+    }
+
+    /// Give the store exactly `fuel` units (replacing what was left). Each
+    /// executed wasm operator costs one unit (`nop`, `block`, `loop`,
+    /// `end`, `else`: zero); running out traps with [`TrapCode::OutOfFuel`]
+    /// (`"all fuel consumed"`).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] unless [`Config::consume_fuel`](crate::Config::consume_fuel) is on.
+    ///
+    /// [`TrapCode::OutOfFuel`]: crate::TrapCode::OutOfFuel
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.fuel_enabled()?;
+        let slice = self.core.fuel_yield_interval.map_or(fuel, |s| s.min(fuel));
+        self.core.fuel_reserve = fuel - slice;
+        self.core.limits.fuel_consumed = -i64::try_from(slice).unwrap_or(i64::MAX);
+        Ok(())
+    }
+
+    /// Fuel left. Fuel is counted per basic block, so between checks the
+    /// store may overshoot by the length of one block; what is left never
+    /// goes below zero.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] unless fuel is enabled.
+    pub fn get_fuel(&self) -> Result<u64> {
+        self.fuel_enabled()?;
+        let in_slice = u64::try_from(self.core.limits.fuel_consumed.saturating_neg()).unwrap_or(0);
+        Ok(self.core.fuel_reserve.saturating_add(in_slice))
+    }
+
+    /// Inside [`Func::call_async`], hand fuel out in slices of `interval`
+    /// units and yield (the future returns `Pending` after waking its task)
+    /// each time a slice is used up, until all fuel is gone; then trap.
+    /// `None` (the default): no yields. Applies from the next
+    /// [`set_fuel`](Self::set_fuel) on.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] unless fuel is enabled, or for a zero interval.
+    ///
+    /// [`Func::call_async`]: crate::Func::call_async
+    pub fn fuel_async_yield_interval(&mut self, interval: Option<u64>) -> Result<()> {
+        self.fuel_enabled()?;
+        if interval == Some(0) {
+            return Err(Error::Usage("fuel yield interval must be non-zero".into()));
+        }
+        self.core.fuel_yield_interval = interval;
+        Ok(())
     }
 }
 

@@ -32,6 +32,10 @@ pub enum TrapCode {
     NullReference,
     /// A host function returned an error.
     Host,
+    /// The store's epoch deadline passed and its policy is to trap.
+    Interrupt,
+    /// The store ran out of fuel.
+    OutOfFuel,
 }
 
 impl TrapCode {
@@ -51,6 +55,8 @@ impl TrapCode {
             TrapCode::StackOverflow => "call stack exhausted",
             TrapCode::NullReference => "null reference",
             TrapCode::Host => "host function error",
+            TrapCode::Interrupt => "interrupt",
+            TrapCode::OutOfFuel => "all fuel consumed",
         }
     }
 }

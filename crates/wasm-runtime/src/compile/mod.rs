@@ -6,6 +6,7 @@
 //! results out into one code image with relocations applied.
 
 pub(crate) mod info;
+mod preempt;
 mod simd;
 pub(crate) mod trampoline;
 pub(crate) mod translate;
@@ -254,6 +255,8 @@ pub(crate) fn compile_module(
         strategy: config.memory_strategy,
         host_call_conv: isa.default_call_conv(),
         frontend_config: isa.frontend_config(),
+        epoch_interruption: config.epoch_interruption,
+        consume_fuel: config.consume_fuel,
     };
     let funcs = compile_all(isa, &env, pending, config.parallel_compilation)?;
     let mut image = CodeImage::default();

@@ -38,6 +38,10 @@ pub(crate) struct TranslateEnv<'a> {
     pub strategy: MemoryStrategy,
     pub host_call_conv: CallConv,
     pub frontend_config: cranelift_codegen::isa::TargetFrontendConfig,
+    /// Emit epoch checks (see `preempt`).
+    pub epoch_interruption: bool,
+    /// Emit fuel metering (see `preempt`).
+    pub consume_fuel: bool,
 }
 
 /// The Cranelift type of a wasm value type.
@@ -96,6 +100,7 @@ pub(crate) struct FuncTranslator<'a, 'b> {
     sigs: HashMap<u32, SigRef>,
     funcs: HashMap<u32, FuncRef>,
     libcall_sigs: HashMap<(usize, bool), SigRef>,
+    pub(super) preempt: super::preempt::Preempt,
 }
 
 pub(super) fn little() -> MemFlagsData {
@@ -151,6 +156,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             sigs: HashMap::new(),
             funcs: HashMap::new(),
             libcall_sigs: HashMap::new(),
+            preempt: super::preempt::Preempt::default(),
         }
     }
 
@@ -188,6 +194,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 self.locals.push(var);
             }
         }
+        self.preempt_entry();
         let mut reader = body.get_operators_reader()?;
         while !reader.eof() {
             let offset = reader.original_position();
@@ -295,6 +302,11 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         self.b.ins().jump(block, &args);
     }
 
+    /// Does a branch to relative depth `depth` leave the function?
+    pub(super) fn targets_function_exit(&self, depth: u32) -> bool {
+        depth as usize + 1 == self.control.len()
+    }
+
     /// The block a branch to relative depth `depth` jumps to and its arity;
     /// marks the target reachable.
     fn branch_target(&mut self, depth: u32) -> Result<(ir::Block, usize)> {
@@ -334,6 +346,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let args = self.popn(params.len())?;
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
+                self.preempt_loop_header();
                 let header_params = self.b.block_params(header).to_vec();
                 let height = self.stack.len();
                 self.stack.extend(header_params);
@@ -518,7 +531,9 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             }
             return Ok(());
         }
+        self.preempt_before_op(op)?;
         if self.control_op(op)? || self.scalar_op(op)? || self.memory_op(op)? || self.entity_op(op)? || self.simd_op(op)? {
+            self.preempt_after_op(op);
             return Ok(());
         }
         Err(Error::Unsupported(alloc::format!("operator {op:?} at offset {offset:#x}")))
@@ -861,7 +876,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         self.b.inst_results(inst)[0]
     }
 
-    fn trapping_libcall(&mut self, call: Libcall, args: &[Value]) {
+    pub(super) fn trapping_libcall(&mut self, call: Libcall, args: &[Value]) {
         let status = self.libcall(call, args);
         self.b.ins().trapnz(status, TRAP_PENDING);
     }

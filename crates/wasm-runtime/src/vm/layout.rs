@@ -84,14 +84,25 @@ pub(crate) const FUNCREF_CODE: i32 = 0;
 pub(crate) const FUNCREF_VMCTX: i32 = 8;
 pub(crate) const FUNCREF_TYPE_ID: i32 = 16;
 
-/// Store-wide limits read by function prologues.
+/// Store-wide limits read by function prologues (and, when enabled, by the
+/// epoch and fuel checks).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct VMRuntimeLimits {
     // NOTE: offset 0: lowest stack address wasm code may use.
     pub stack_limit: usize,
+    // NOTE: offset 8: the engine's epoch counter (read with a plain load).
+    pub epoch_ptr: *const core::sync::atomic::AtomicU64,
+    // NOTE: offset 16: compiled code calls `EpochInterrupt` once the epoch
+    // is >= this.
+    pub epoch_deadline: u64,
+    // NOTE: offset 24: fuel consumed minus fuel given: out of fuel when >= 0.
+    pub fuel_consumed: i64,
 }
 pub(crate) const LIMITS_STACK_LIMIT: i32 = 0;
+pub(crate) const LIMITS_EPOCH_PTR: i32 = 8;
+pub(crate) const LIMITS_EPOCH_DEADLINE: i32 = 16;
+pub(crate) const LIMITS_FUEL_CONSUMED: i32 = 24;
 
 /// Slot positions of one module's vmctx.
 #[derive(Debug, Clone, Copy)]
@@ -187,13 +198,20 @@ pub(crate) enum Libcall {
     TableInit,
     /// `(elem) -> 0`
     ElemDrop,
+    /// `() -> status`: the epoch reached the deadline; apply the store's
+    /// policy (yield or trap). Compiled code reloads the deadline after it.
+    EpochInterrupt,
+    /// `() -> status`: fuel ran out; trap (or yield and refuel). Compiled
+    /// code reloads the fuel counter after it.
+    OutOfFuel,
 }
-pub(crate) const LIBCALL_COUNT: usize = 10;
+pub(crate) const LIBCALL_COUNT: usize = 12;
 
 impl Libcall {
     /// Number of arguments after `vmctx`.
     pub fn arity(self) -> usize {
         match self {
+            Libcall::EpochInterrupt | Libcall::OutOfFuel => 0,
             Libcall::DataDrop | Libcall::ElemDrop => 1,
             Libcall::MemoryGrow => 2,
             Libcall::TableGrow => 3,

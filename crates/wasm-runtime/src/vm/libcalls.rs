@@ -9,7 +9,7 @@ use crate::trap::{Trap, TrapCode};
 const _: () = assert!(usize::BITS == 64, "hypha-wasm supports 64-bit targets only");
 use crate::vm::instance::InstanceData;
 use crate::vm::layout::{LIBCALL_COUNT, Libcall};
-use crate::vm::store::StoreCore;
+use crate::vm::store::{EpochPolicy, StoreCore};
 use crate::vm::traps::set_pending;
 
 /// The table stored in each store and pointed to by every vmctx.
@@ -25,6 +25,8 @@ pub(crate) fn table() -> [usize; LIBCALL_COUNT] {
     t[Libcall::TableFill as usize] = table_fill as *const () as usize;
     t[Libcall::TableInit as usize] = table_init as *const () as usize;
     t[Libcall::ElemDrop as usize] = elem_drop as *const () as usize;
+    t[Libcall::EpochInterrupt as usize] = epoch_interrupt as *const () as usize;
+    t[Libcall::OutOfFuel as usize] = out_of_fuel as *const () as usize;
     t
 }
 
@@ -191,4 +193,60 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u64) -> u64 {
     // SAFETY: the instance lives in the store.
     unsafe { (&mut (*inst).elems)[elem as usize] = None };
     0
+}
+
+// === preemption ===
+
+/// Suspend the running `call_async` fiber after waking its task; the
+/// status compiled code expects (0, or 1 with a pending trap).
+fn yield_now(core: &mut StoreCore) -> u64 {
+    // SAFETY: called from a libcall on the store's running fiber; the
+    // `&mut` is not used across the switch (we pass the raw pointer on).
+    match unsafe { crate::vm::fiber::suspend(core, true) } {
+        Ok(()) => 0,
+        Err(t) => {
+            // SAFETY: still running wasm on this store.
+            unsafe { set_pending(core, t) };
+            1
+        }
+    }
+}
+
+unsafe extern "C" fn epoch_interrupt(vmctx: *mut u8) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, _) = unsafe { context(vmctx) };
+    let epoch = core.engine.current_epoch();
+    // The deadline compiled code compared with may be stale (it is cached
+    // per function); only act on the real one.
+    if epoch < core.limits.epoch_deadline {
+        return 0;
+    }
+    // SAFETY: `core` is live.
+    let in_async = unsafe { crate::vm::fiber::in_async_call(core) };
+    match core.epoch_policy {
+        EpochPolicy::Yield { delta } if in_async => {
+            core.limits.epoch_deadline = epoch.saturating_add(delta);
+            yield_now(core)
+        }
+        _ => trap(core, TrapCode::Interrupt),
+    }
+}
+
+unsafe extern "C" fn out_of_fuel(vmctx: *mut u8) -> u64 {
+    // SAFETY: called by compiled code with its own vmctx.
+    let (core, _) = unsafe { context(vmctx) };
+    if core.limits.fuel_consumed < 0 {
+        return 0;
+    }
+    // SAFETY: `core` is live.
+    let in_async = unsafe { crate::vm::fiber::in_async_call(core) };
+    match core.fuel_yield_interval {
+        Some(slice) if in_async && core.fuel_reserve > 0 => {
+            let give = slice.min(core.fuel_reserve);
+            core.fuel_reserve -= give;
+            core.limits.fuel_consumed = core.limits.fuel_consumed.saturating_sub(i64::try_from(give).unwrap_or(i64::MAX));
+            yield_now(core)
+        }
+        _ => trap(core, TrapCode::OutOfFuel),
+    }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod arch;
 pub(crate) mod code;
+pub(crate) mod fiber;
 pub(crate) mod instance;
 pub(crate) mod layout;
 pub(crate) mod libcalls;

@@ -72,6 +72,28 @@ pub(crate) struct StoreCore {
     pub activation: *mut Activation,
     /// Per-memory page limit for memories created in this store.
     pub memory_limit_pages: u64,
+    /// What happens when the epoch deadline passes.
+    pub epoch_policy: EpochPolicy,
+    /// Fuel handed out in slices while running async (see
+    /// `Store::fuel_async_yield_interval`): the slice size, and fuel not
+    /// yet handed out.
+    pub fuel_yield_interval: Option<u64>,
+    pub fuel_reserve: u64,
+    /// The running `call_async` fiber's suspend handle, or null.
+    pub async_cx: *const crate::vm::fiber::AsyncCx,
+    /// The stack of the last finished `call_async`, reused by the next one.
+    pub fiber_stack: Option<hypha_fiber::FiberStack>,
+}
+
+/// What the runtime does when a store's epoch deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EpochPolicy {
+    /// Trap with [`crate::TrapCode::Interrupt`].
+    Trap,
+    /// Inside `call_async`: yield (the future returns `Pending` after waking
+    /// its task) and move the deadline `delta` epochs past the current one.
+    /// Outside `call_async`: trap.
+    Yield { delta: u64 },
 }
 
 impl core::fmt::Debug for StoreCore {
@@ -84,10 +106,16 @@ static NEXT_STORE_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomic
 
 impl StoreCore {
     pub fn new(engine: Engine) -> Self {
+        let epoch_ptr = engine.epoch_ptr();
         StoreCore {
             id: NEXT_STORE_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             engine,
-            limits: Box::new(VMRuntimeLimits::default()),
+            limits: Box::new(VMRuntimeLimits {
+                stack_limit: 0,
+                epoch_ptr,
+                epoch_deadline: u64::MAX,
+                fuel_consumed: 0,
+            }),
             libcalls: Box::new(crate::vm::libcalls::table()),
             instances: Vec::new(),
             memories: Vec::new(),
@@ -101,6 +129,11 @@ impl StoreCore {
             code: Vec::new(),
             activation: core::ptr::null_mut(),
             memory_limit_pages: MAX_PAGES,
+            epoch_policy: EpochPolicy::Trap,
+            fuel_yield_interval: None,
+            fuel_reserve: 0,
+            async_cx: core::ptr::null(),
+            fiber_stack: None,
         }
     }
 

@@ -46,7 +46,15 @@ pub(crate) struct Activation {
 /// 2. `funcref` is a wasm function (non-null `array_call`).
 /// 3. `values` has room for max(params, results) 16-byte slots and holds
 ///    the arguments, correctly typed.
-pub(crate) unsafe fn invoke(core: *mut StoreCore, funcref: *const VMFuncRef, values: *mut u128) -> Result<()> {
+/// 4. `stack_floor` is 0 or an address on the current stack below which
+///    wasm must not run (a fiber stack's limit plus the host reserve); it
+///    only matters for the outermost activation.
+pub(crate) unsafe fn invoke(
+    core: *mut StoreCore,
+    funcref: *const VMFuncRef,
+    values: *mut u128,
+    stack_floor: usize,
+) -> Result<()> {
     // SAFETY: (1) the store is live.
     let platform = unsafe { (*core).engine.platform().clone() };
     platform.init_traps().map_err(|e| Error::Resource(alloc::format!("trap handler: {e}")))?;
@@ -69,7 +77,7 @@ pub(crate) unsafe fn invoke(core: *mut StoreCore, funcref: *const VMFuncRef, val
     if outermost {
         // SAFETY: (1) engine is live.
         let max = unsafe { (*core).engine.config().max_wasm_stack };
-        limits.stack_limit = here.saturating_sub(max);
+        limits.stack_limit = here.saturating_sub(max).max(stack_floor);
     }
     let act_ptr = &raw mut act;
     // SAFETY: (1); act lives until the end of this function, and is
