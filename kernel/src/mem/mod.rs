@@ -23,6 +23,7 @@
 )]
 
 mod error;
+mod fiber_stacks;
 mod frames;
 mod heap;
 mod reclaim;
@@ -34,6 +35,7 @@ mod stack;
 mod tests;
 
 pub use error::MemError;
+pub use fiber_stacks::KernelFiberStacks;
 pub use frames::{alloc_frames, free_frames};
 pub use reclaim::reclaim_loader_memory;
 pub use reservation::Reservation;

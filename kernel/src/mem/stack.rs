@@ -42,6 +42,31 @@ impl KernelStack {
     pub const fn guard(&self) -> (usize, usize) {
         (self.region_start.as_usize(), self.bottom)
     }
+
+    /// Gives up ownership: `(guard start, bottom, top)`. The stack stays
+    /// mapped until [`from_raw_parts`](Self::from_raw_parts) rebuilds it.
+    pub(super) fn into_raw_parts(self) -> (usize, usize, usize) {
+        let parts = (self.region_start.as_usize(), self.bottom, self.top);
+        core::mem::forget(self);
+        parts
+    }
+
+    /// Rebuilds a stack from [`into_raw_parts`](Self::into_raw_parts).
+    ///
+    /// # Safety
+    ///
+    /// The parts came from `into_raw_parts` and are rebuilt at most once.
+    pub(super) const unsafe fn from_raw_parts(
+        guard_start: usize,
+        bottom: usize,
+        top: usize,
+    ) -> Self {
+        Self {
+            region_start: VirtAddr::new(guard_start),
+            bottom,
+            top,
+        }
+    }
 }
 
 impl Drop for KernelStack {

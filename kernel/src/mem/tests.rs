@@ -464,3 +464,58 @@ crate::ktest! {
         assert_eq!(stats().frames_free, frames_before);
     }
 }
+
+crate::ktest! {
+    fn fiber_runs_on_a_kernel_stack() {
+        use alloc::sync::Arc;
+        use hypha_fiber::{Fiber, FiberResult, FiberStack, StackAllocator};
+        let before = stats().frames_free;
+        let stacks: Arc<dyn StackAllocator> = Arc::new(super::KernelFiberStacks);
+        let stack = FiberStack::with_allocator(Arc::clone(&stacks), 16 * 1024).expect("fiber stack");
+        let region = stack.region();
+        assert_eq!(region.guard_size(), PAGE_SIZE);
+        assert_eq!(translate(VirtAddr::new(region.guard_base())), None);
+        let mut fiber = Fiber::new(stack, |first: usize, suspend| {
+            let sp = crate::arch::stack_pointer();
+            let second = suspend.suspend(sp).expect("not cancelled");
+            first + second
+        })
+        .expect("fiber");
+        let FiberResult::Yield(sp) = fiber.resume(40) else { panic!("fiber returned early") };
+        assert!(region.contains(sp), "the fiber ran on its kernel stack");
+        assert!(matches!(fiber.resume(2), FiberResult::Return(42)));
+        drop(fiber);
+        drop(stacks);
+        assert_eq!(stats().frames_free, before, "the stack went back");
+    }
+}
+
+crate::ktest! {
+    fn fiber_stack_overflow_is_reported() {
+        use alloc::sync::Arc;
+        use hypha_fiber::{Fiber, FiberStack, StackAllocator};
+        fn dive(depth: usize) -> usize {
+            let frame = core::hint::black_box([depth.to_le_bytes()[0]; 512]);
+            if depth == usize::MAX { 0 } else { dive(depth + 1) + usize::from(frame[7]) }
+        }
+        let stacks: Arc<dyn StackAllocator> = Arc::new(super::KernelFiberStacks);
+        let stack = FiberStack::with_allocator(Arc::clone(&stacks), 16 * 1024).expect("fiber stack");
+        let region = stack.region();
+        let mut fiber = Fiber::new(stack, |start: usize, _suspend: &hypha_fiber::Suspend<usize, (), usize>| dive(start))
+            .expect("fiber");
+        let fault = catch_fault(|| {
+            let _ = fiber.resume(0);
+        })
+        .expect_err("unbounded recursion hits the guard page");
+        assert!(region.is_guard(fault.address), "fault at {:#x} is in the guard", fault.address);
+        assert!(matches!(classify_fault(fault.address), Some(super::FaultKind::StackOverflow(_))));
+        // The fiber was abandoned mid-run: it must not be resumed or
+        // cancelled (that would switch into it). Forget it (leaking only its
+        // handle on the allocator) and give its stack back directly.
+        core::mem::forget(fiber);
+        // SAFETY: the region came from this allocator and nothing runs on
+        // it any more (the fiber's frames were abandoned by the fault).
+        unsafe { stacks.deallocate(region) };
+        assert_eq!(find_region(VirtAddr::new(region.top() - 8)), None, "the stack's range is released");
+    }
+}
