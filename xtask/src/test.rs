@@ -18,6 +18,10 @@ pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
         command.args(filter);
         results.push(runner_suite(&format!("spec[{strategy}]"), "spec", &mut command)?);
     }
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(&root).args(["run", "--release", "--quiet", "-p", "hypha-run", "--bin", "wasi-testsuite", "--"]);
+    command.args(filter);
+    results.push(runner_suite("wasi[host]", "wasi", &mut command)?);
     results.push(crate::kernel::test(filter)?);
 
     println!();
