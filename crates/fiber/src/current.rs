@@ -30,8 +30,14 @@ pub(crate) fn leave(previous: Option<StackRegion>) {
 ///
 /// Async-signal-safe: a SIGSEGV handler may call this to ask whether a
 /// fault address is in the running fiber's guard page.
+///
+/// Never inlined: code on a [`SendFiber`](crate::SendFiber) may resume on
+/// another thread after a suspension, and a thread-local address computed
+/// before the suspension and reused after it (which the compiler may do
+/// within one function) would read the old thread's value. An out-of-line
+/// call computes the address afresh every time.
 #[must_use]
-#[inline]
+#[inline(never)]
 pub fn current_stack() -> Option<StackRegion> {
     CURRENT.with(Cell::get)
 }
@@ -40,7 +46,6 @@ pub fn current_stack() -> Option<StackRegion> {
 /// thread is running on? (A fault there is a stack overflow of that fiber.)
 /// Async-signal-safe, see [`current_stack`].
 #[must_use]
-#[inline]
 pub fn is_guard_address(address: usize) -> bool {
     current_stack().is_some_and(|r| r.is_guard(address))
 }

@@ -586,6 +586,12 @@ impl<'a, Resume: Send, Yield: Send, Return: Send> SendFiber<'a, Resume, Yield, R
     /// the current thread or CPU: no borrow of a thread-local or per-CPU
     /// value, no guard of a lock that must be released on the locking
     /// thread, no `!Send` value shared with code outside the fiber.
+    ///
+    /// That includes what the compiler may hold: within one function it may
+    /// compute a thread-local's address once and reuse it after a call, so
+    /// code on the fiber must reach thread-locals (and per-CPU data) only
+    /// through functions that are not inlined into a frame that suspends
+    /// (as [`current_stack`](crate::current_stack) is).
     pub unsafe fn new<F>(stack: FiberStack, f: F) -> Result<Self, StackError>
     where
         F: FnOnce(Resume, &Suspend<Resume, Yield, Return>) -> Return + Send + 'a,

@@ -63,8 +63,10 @@
 //! - **Threads.** [`Fiber`] is `!Send`: something on its stack (a borrowed
 //!   thread-local, a lock guard) may be tied to the thread. A work-stealing
 //!   executor uses [`SendFiber`], whose `unsafe` constructor makes the caller
-//!   promise nothing thread-bound is held across a suspension (guest code and
-//!   the runtime's host-call glue hold nothing of the kind).
+//!   promise nothing thread-bound is held across a suspension — including
+//!   a thread-local *address* the compiler computed before a suspension and
+//!   reuses after it, so thread-locals are reached through non-inlined
+//!   functions on a fiber that may migrate.
 //! - **`Suspend`** is only reachable by reference inside the closure and is
 //!   `!Sync`, so it cannot escape the fiber or its thread; using it from a
 //!   nested fiber's stack is caught at run time (a panic).

@@ -269,7 +269,9 @@ fn send_fiber_migrates_between_threads_many_times() {
     .unwrap();
     // A ring of threads passes the fiber along; each resumes it once per visit.
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| mpsc::channel()).unzip();
-    let (done_tx, done_rx) = mpsc::channel();
+    // Carries the final sum, or the message of a panic on any thread (so a
+    // failure ends the test instead of stalling the ring).
+    let (done_tx, done_rx) = mpsc::channel::<Result<u64, String>>();
     senders[0].send(Some((fiber, 0_u64))).unwrap();
     let handles: Vec<_> = receivers
         .into_iter()
@@ -279,15 +281,23 @@ fn send_fiber_migrates_between_threads_many_times() {
             let done = done_tx.clone();
             std::thread::spawn(move || {
                 while let Ok(Some((mut fiber, hop))) = rx.recv() {
-                    assert_eq!(hypha_fiber::current_stack(), None);
-                    match fiber.resume(hop) {
-                        FiberResult::Yield(_) => next.send(Some((fiber, hop + 1))).unwrap(),
-                        FiberResult::Return(sum) => done.send(sum).unwrap(),
+                    let step = catch_unwind(AssertUnwindSafe(|| {
+                        assert_eq!(hypha_fiber::current_stack(), None);
+                        fiber.resume(hop)
+                    }));
+                    match step {
+                        Ok(FiberResult::Yield(_)) => next.send(Some((fiber, hop + 1))).unwrap(),
+                        Ok(FiberResult::Return(sum)) => done.send(Ok(sum)).unwrap(),
+                        Err(e) => {
+                            let msg = e.downcast_ref::<String>().cloned().unwrap_or_else(|| "panic".to_owned());
+                            done.send(Err(msg)).unwrap();
+                        }
                     }
                 }
             })
         })
         .collect();
+    drop(done_tx);
     let sum = done_rx.recv().unwrap();
     for tx in &senders {
         tx.send(None).unwrap();
@@ -296,7 +306,7 @@ fn send_fiber_migrates_between_threads_many_times() {
         h.join().unwrap();
     }
     // Resumed with hop numbers 0, 1, 2, ...; the last one only ends the loop.
-    assert_eq!(sum, (0..HOPS).sum::<u64>());
+    assert_eq!(sum, Ok((0..HOPS).sum::<u64>()));
 }
 
 // === bad use ===
