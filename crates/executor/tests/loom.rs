@@ -6,13 +6,18 @@
 //!     cargo test -p hypha-executor --release --test loom
 //! ```
 //!
+//! (about 45 s on two cores; the two-worker executor model caps itself at
+//! one preemption, which already explores ~190k interleavings). The run
+//! queue's own model lives beside it in the library:
+//! `RUSTFLAGS="--cfg loom" cargo test -p hypha-executor --release --lib`.
+//!
 //! Without `--cfg loom` every model runs once on real threads as a plain
 //! test. Tasks are driven by a toy scheduler (a locked FIFO) through the
 //! public [`task`] API, so these models see exactly the code the executor
 //! runs.
 
 use hypha_executor::sync::oneshot;
-use hypha_executor::{Clock, Executor, JoinError, Park};
+use hypha_executor::{Clock, Executor, ExecutorError, JoinError, Park};
 use hypha_executor::task::{self, Builder, JoinHandle, Schedule, TaskRef};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -27,6 +32,20 @@ mod harness {
         let iterations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = iterations.clone();
         loom::model(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            f();
+        });
+        std::println!("explored {} interleavings", iterations.load(std::sync::atomic::Ordering::Relaxed));
+    }
+
+    /// [`model`] with at most `bound` preemptions, whatever the environment
+    /// says (for models with more threads).
+    pub(crate) fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(bound);
+        let iterations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = iterations.clone();
+        builder.check(move || {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             f();
         });
@@ -67,9 +86,14 @@ mod harness {
     pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
         f();
     }
+
+    /// Runs the model once.
+    pub(crate) fn model_bounded(_bound: usize, f: impl Fn() + Sync + Send + 'static) {
+        f();
+    }
 }
 
-use harness::{Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, block_on, model, thread};
+use harness::{Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, block_on, model, model_bounded, thread};
 
 /// A run queue checked for duplicates (invariant 3), which counts how often
 /// the scheduler (and so the task allocation that owns it) is dropped
@@ -487,47 +511,66 @@ fn detached_join_handle() {
 
 // === the executor's park/notify protocol ===
 
-/// A one-CPU [`Park`] on (loom's) mutex and condition variable, with an
-/// unpark token as the trait requires.
+/// A [`Park`] on (loom's) mutexes and condition variables, with an unpark
+/// token per CPU as the trait requires.
 struct TestPark {
+    cpus: Vec<TestCpu>,
+}
+
+struct TestCpu {
     worker: Mutex<Option<thread::ThreadId>>,
     token: Mutex<bool>,
     condvar: Condvar,
 }
 
 impl TestPark {
-    fn new() -> Self {
-        Self { worker: Mutex::new(None), token: Mutex::new(false), condvar: Condvar::new() }
+    fn new(cpus: usize) -> Self {
+        Self {
+            cpus: (0..cpus)
+                .map(|_| TestCpu { worker: Mutex::new(None), token: Mutex::new(false), condvar: Condvar::new() })
+                .collect(),
+        }
     }
 }
 
 // SAFETY: (1) `current_cpu` compares the calling thread with the one that
-// entered and has not exited. (2) `unpark` sets a token under the lock that
-// `park` consumes, so an unpark before the park is not lost.
+// entered each CPU and has not exited. (2) `unpark` sets a token under the
+// lock that `park` consumes, so an unpark before the park is not lost.
 unsafe impl Park for TestPark {
-    fn enter(&self, _cpu: usize) {
-        *self.worker.lock().unwrap() = Some(thread::current().id());
+    fn enter(&self, cpu: usize) {
+        *self.cpus[cpu].worker.lock().unwrap() = Some(thread::current().id());
     }
 
-    fn exit(&self, _cpu: usize) {
-        *self.worker.lock().unwrap() = None;
+    fn exit(&self, cpu: usize) {
+        *self.cpus[cpu].worker.lock().unwrap() = None;
     }
 
     fn current_cpu(&self) -> Option<usize> {
-        (*self.worker.lock().unwrap() == Some(thread::current().id())).then_some(0)
+        let me = thread::current().id();
+        self.cpus.iter().position(|cpu| *cpu.worker.lock().unwrap() == Some(me))
     }
 
-    fn park(&self, _cpu: usize, _timeout: Option<std::time::Duration>) {
-        let mut token = self.token.lock().unwrap();
+    fn park(&self, cpu: usize, _timeout: Option<std::time::Duration>) {
+        let cpu = &self.cpus[cpu];
+        let mut token = cpu.token.lock().unwrap();
         while !*token {
-            token = self.condvar.wait(token).unwrap();
+            token = cpu.condvar.wait(token).unwrap();
         }
         *token = false;
     }
 
-    fn unpark(&self, _cpu: usize) {
-        *self.token.lock().unwrap() = true;
-        self.condvar.notify_one();
+    fn unpark(&self, cpu: usize) {
+        let cpu = &self.cpus[cpu];
+        *cpu.token.lock().unwrap() = true;
+        cpu.condvar.notify_one();
+    }
+}
+
+/// Runs a worker; it may legitimately start after the model shut down.
+fn run_worker(executor: &Executor, cpu: usize) {
+    match executor.run_worker(cpu) {
+        Ok(()) | Err(ExecutorError::Shutdown) => {}
+        Err(error) => panic!("worker {cpu}: {error}"),
     }
 }
 
@@ -547,17 +590,44 @@ impl Clock for FrozenClock {
 #[test]
 fn executor_wake_from_outside_reaches_parked_worker() {
     model(|| {
-        let executor = Executor::new(1, TestPark::new(), FrozenClock).unwrap();
+        let executor = Executor::new(1, TestPark::new(1), FrozenClock).unwrap();
         let (sender, receiver) = oneshot::channel::<u8>();
         let join = executor.spawn(receiver);
         let worker = {
             let executor = executor.clone();
-            thread::spawn(move || executor.run_worker(0).unwrap())
+            thread::spawn(move || run_worker(&executor, 0))
         };
         sender.send(9).unwrap();
         assert_eq!(block_on(join), Ok(Ok(9)));
         executor.shutdown();
         worker.join().unwrap();
+        executor.drain().unwrap();
+    });
+}
+
+/// Two workers: a task spawned from outside wakes one parked worker; that
+/// task spawns a second one on its own CPU, which the other worker may
+/// steal; both complete and their results reach the outside.
+#[test]
+fn executor_two_workers_spawn_and_steal() {
+    model_bounded(1, || {
+        let executor = Executor::new(2, TestPark::new(2), FrozenClock).unwrap();
+        let workers: Vec<_> = (0..2)
+            .map(|cpu| {
+                let executor = executor.clone();
+                thread::spawn(move || run_worker(&executor, cpu))
+            })
+            .collect();
+        let inner = executor.clone();
+        let join = executor.spawn(async move {
+            let child = inner.spawn(async { 2_u8 });
+            child.await.map(|value| value + 1)
+        });
+        assert_eq!(block_on(join), Ok(Ok(3)));
+        executor.shutdown();
+        for worker in workers {
+            worker.join().unwrap();
+        }
         executor.drain().unwrap();
     });
 }
