@@ -309,6 +309,33 @@ fn send_fiber_migrates_between_threads_many_times() {
     assert_eq!(sum, Ok((0..HOPS).sum::<u64>()));
 }
 
+#[test]
+fn panic_after_migrating_surfaces_on_the_new_thread_and_leaves_both_threads_sane() {
+    // SAFETY: the closure holds only an integer across its suspension.
+    let mut fiber = unsafe {
+        SendFiber::new(stack(), |x: u32, s: &Suspend<u32, (), ()>| {
+            let y = s.suspend(()).unwrap();
+            assert_eq!(x, y, "migrated fiber panics");
+        })
+    }
+    .unwrap();
+    assert!(matches!(fiber.resume(1), FiberResult::Yield(())));
+    let other = std::thread::spawn(move || {
+        let err = catch_unwind(AssertUnwindSafe(|| fiber.resume(2))).unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned();
+        // The panic bookkeeping of this thread is balanced: not panicking,
+        // and a fresh panic is caught normally.
+        let sane = !std::thread::panicking() && catch_unwind(|| panic!("again")).is_err();
+        (msg, sane)
+    })
+    .join()
+    .unwrap();
+    assert!(other.0.is_some_and(|m| m.contains("migrated fiber panics")));
+    assert!(other.1);
+    assert!(!std::thread::panicking());
+    assert!(catch_unwind(|| panic!("here too")).is_err());
+}
+
 // === bad use ===
 
 #[test]
