@@ -25,6 +25,9 @@ std::thread_local! {
 
 /// [`Park`] on std threads: `thread::park` with the token semantics the
 /// trait needs, and a thread-local for [`Park::current_cpu`].
+///
+/// A thread runs at most one worker at a time (of any executor): entering a
+/// worker while already inside another one's loop is not supported.
 #[derive(Debug)]
 pub struct StdPark {
     /// Distinguishes executors sharing a thread-local.
