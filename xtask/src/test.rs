@@ -18,6 +18,7 @@ pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
         command.args(filter);
         results.push(runner_suite(&format!("spec[{strategy}]"), "spec", &mut command)?);
     }
+    results.push(loom_suite(filter)?);
     let mut command = Command::new(env!("CARGO"));
     command.current_dir(&root).args(["run", "--release", "--quiet", "-p", "hypha-run", "--bin", "wasi-testsuite", "--"]);
     command.args(filter);
@@ -71,6 +72,25 @@ fn user_suite(filter: Option<&str>) -> Result<SuiteResult> {
         command.args(["--", filter]);
     }
     libtest_suite("user", &mut command)
+}
+
+/// The executor's loom models (one per task-state invariant in
+/// `EXECUTOR.md`), exhaustively explored up to 3 preemptions. Built with
+/// `--cfg loom` into their own target directory so the flag does not
+/// invalidate the ordinary builds.
+fn loom_suite(filter: Option<&str>) -> Result<SuiteResult> {
+    let root = crate::workspace_root();
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(&root)
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("LOOM_MAX_PREEMPTIONS", "3")
+        .env("CARGO_TARGET_DIR", root.join("target/loom"))
+        .args(["test", "--release", "-p", "hypha-executor", "--test", "loom", "--lib"]);
+    if let Some(filter) = filter {
+        command.args(["--", filter]);
+    }
+    libtest_suite("loom", &mut command)
 }
 
 /// Runs a libtest-based command (`cargo test …`) and sums its
