@@ -57,6 +57,10 @@ pub const CAUSE_INTERRUPT: usize = 1 << 63;
 global_asm!(
     r#"
     .section .text, "ax"
+    // The FP save and restore below need the D extension in the assembler
+    // whatever features the surrounding code generation unit was given.
+    .option push
+    .option arch, +d
     .globl hypha_trap_entry
     .balign 4
 hypha_trap_entry:
@@ -244,6 +248,7 @@ hypha_trap_entry:
     ld x31, 31*8(sp)
     ld x2, 2*8(sp)
     sret
+    .option pop
 "#,
     frame_size = const core::mem::size_of::<TrapFrame>(),
     handler = sym trap_handler,
