@@ -27,6 +27,13 @@ pub struct Features {
     pub extended_const: bool,
     /// Several memories per module (3.0).
     pub multi_memory: bool,
+    /// Typed function references (3.0): non-nullable and concrete
+    /// reference types, `call_ref`, `return_call_ref`, `ref.as_non_null`,
+    /// `br_on_null`, `br_on_non_null`, tables with initialiser expressions.
+    /// Together with `extended_const` it also enables 3.0's constant
+    /// expressions reading any earlier immutable global. The rest of GC is
+    /// not supported: GC types and instructions are rejected.
+    pub function_references: bool,
 }
 
 impl Default for Features {
@@ -42,6 +49,7 @@ impl Default for Features {
             tail_call: true,
             extended_const: true,
             multi_memory: true,
+            function_references: true,
         }
     }
 }
@@ -61,6 +69,12 @@ impl Features {
             (self.tail_call, W::TAIL_CALL),
             (self.extended_const, W::EXTENDED_CONST),
             (self.multi_memory, W::MULTI_MEMORY),
+            (self.function_references, W::FUNCTION_REFERENCES),
+            // wasmparser ties `global.get` of a module-defined global in a
+            // constant expression to its GC feature; the GC types and
+            // instructions it would also admit are rejected by our own
+            // checks (`gc_free` in compile/info.rs and the translator).
+            (self.function_references && self.extended_const, W::GC),
         ];
         for (on, flag) in pairs {
             if on {

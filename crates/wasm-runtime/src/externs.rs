@@ -162,11 +162,10 @@ pub struct Table {
 }
 
 fn ref_raw(core: &StoreCore, element: RefType, v: Val) -> Result<usize> {
-    match (element, v) {
-        (RefType::FuncRef, Val::FuncRef(_)) | (RefType::ExternRef, Val::ExternRef(_)) => {
-            usize::try_from(v.to_raw(core)?).map_err(|_| Error::Usage("bad reference".into()))
-        }
-        _ => Err(Error::Usage("value does not match the table's element type".into())),
+    if v.matches(core, element.into()) {
+        usize::try_from(v.to_raw(core)?).map_err(|_| Error::Usage("bad reference".into()))
+    } else {
+        Err(Error::Usage("value does not match the table's element type".into()))
     }
 }
 
@@ -249,7 +248,7 @@ impl Global {
     /// If `value` does not have type `ty.content`.
     pub fn new(store: &mut impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global> {
         let core = &mut store.as_context_mut().core;
-        if value.ty() != ty.content {
+        if !value.matches(core, ty.content) {
             return Err(Error::Usage("global value of the wrong type".into()));
         }
         let raw = value.to_raw(core)?;
@@ -283,7 +282,7 @@ impl Global {
     pub fn set<T>(&self, store: &mut StoreContext<T>, value: Val) -> Result<()> {
         check(&store.core, self.store_id)?;
         let ty = store.core.globals[self.index].ty;
-        if !ty.mutable || value.ty() != ty.content {
+        if !ty.mutable || !value.matches(&store.core, ty.content) {
             return Err(Error::Usage("global is immutable or value has the wrong type".into()));
         }
         let raw = value.to_raw(&store.core)?;

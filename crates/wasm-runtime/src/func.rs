@@ -114,7 +114,7 @@ fn call_host<T: 'static>(
     let mut results: Vec<Val> = ctx.ty.results().iter().map(|t| Val::default_for(*t)).collect();
     f(Caller { store: &mut *store, caller_vmctx }, &params, &mut results)?;
     for (i, (r, t)) in results.iter().zip(ctx.ty.results()).enumerate() {
-        if r.ty() != *t {
+        if !r.matches(&store.core, *t) {
             return Err(Trap::host("host function returned a value of the wrong type"));
         }
         slots[i] = r.to_raw(&store.core).map_err(|_| Trap::host("host function returned a foreign reference"))?;
@@ -182,6 +182,13 @@ impl Func {
         store.core.type_of_id(id).cloned().ok_or_else(|| Error::Usage("unknown signature".into()))
     }
 
+    /// The store-canonical signature id, `None` for a foreign store.
+    pub(crate) fn type_id(&self, core: &StoreCore) -> Option<u64> {
+        self.check(core).ok()?;
+        // SAFETY: the funcref belongs to this live store (id checked).
+        Some(unsafe { (*self.ptr).type_id })
+    }
+
     /// Call with dynamically typed arguments; results are written to `results`.
     ///
     /// # Errors
@@ -200,7 +207,7 @@ impl Func {
             return Err(Error::Usage("wrong number of arguments or results".into()));
         }
         for (p, t) in params.iter().zip(ty.params()) {
-            if p.ty() != *t {
+            if !p.matches(&cx.core, *t) {
                 return Err(Error::Usage(alloc::format!("argument of type {} where {t} expected", p.ty())));
             }
         }

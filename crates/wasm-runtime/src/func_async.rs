@@ -26,8 +26,10 @@ use crate::vm::fiber::{AsyncCx, CallState, CallSuspend, PlatformStacks, PollCx};
 use crate::vm::store::StoreCore;
 
 /// The future an async host function returns. It may borrow the
-/// [`Caller`] (and so the store) and the argument/result slices.
-pub type HostFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Trap>> + Send + 'a>>;
+/// [`Caller`] (and so the store) and the argument/result slices across
+/// `.await`s. Not required to be `Send`: neither is a [`crate::Store`], so
+/// a call runs on the thread that polls it.
+pub type HostFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Trap>> + 'a>>;
 
 /// Wrap an async host function as a plain one that drives its future from
 /// the `call_async` fiber, suspending the guest while it is pending.

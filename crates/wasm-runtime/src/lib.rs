@@ -71,7 +71,7 @@
 //! poll returns `Pending`:
 //!
 //! - an **async host function** ([`Func::new_async`],
-//!   [`Linker::func_new_async`]) returns a future ([`HostFuture`], `Send`,
+//!   [`Linker::func_new_async`]) returns a future ([`HostFuture`], which
 //!   may borrow the [`Caller`] and the argument/result slices). The runtime
 //!   polls it on the fiber with the outer task's context, so its waker wakes
 //!   the task polling the `CallFuture`; while it is pending the guest is

@@ -30,6 +30,8 @@ pub enum TrapCode {
     StackOverflow,
     /// A null reference was dereferenced.
     NullReference,
+    /// `call_ref` / `return_call_ref` of a null function reference.
+    NullFunctionReference,
     /// A host function returned an error.
     Host,
     /// The store's epoch deadline passed and its policy is to trap.
@@ -54,6 +56,7 @@ impl TrapCode {
             TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
             TrapCode::StackOverflow => "call stack exhausted",
             TrapCode::NullReference => "null reference",
+            TrapCode::NullFunctionReference => "null function reference",
             TrapCode::Host => "host function error",
             TrapCode::Interrupt => "interrupt",
             TrapCode::OutOfFuel => "all fuel consumed",

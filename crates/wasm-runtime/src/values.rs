@@ -6,7 +6,7 @@ use core::any::Any;
 use crate::error::{Error, Result};
 use crate::func::Func;
 use crate::store::{AsContextMut, StoreContext};
-use crate::types::ValType;
+use crate::types::{HeapType, ValType};
 use crate::vm::store::StoreCore;
 
 /// A host reference (`externref`) stored in a store.
@@ -68,7 +68,25 @@ impl Val {
         }
     }
 
-    /// The zero / null value of `ty`.
+    /// Whether this value is of type `ty` (reference subtyping included;
+    /// concrete function types are store-canonical signature ids).
+    pub(crate) fn matches(&self, core: &StoreCore, ty: ValType) -> bool {
+        let Some(r) = ty.as_ref_type() else { return self.ty() == ty };
+        match self {
+            Val::FuncRef(None) => r.nullable && r.heap.is_func(),
+            Val::ExternRef(None) => r.nullable && !r.heap.is_func(),
+            Val::FuncRef(Some(f)) => match r.heap {
+                HeapType::Func => true,
+                HeapType::Concrete(id) => f.type_id(core) == Some(u64::from(id)),
+                _ => false,
+            },
+            Val::ExternRef(Some(_)) => r.heap == HeapType::Extern,
+            _ => false,
+        }
+    }
+
+    /// The zero / null value of `ty` (for a non-nullable reference type,
+    /// which has no default, the null of its hierarchy).
     #[must_use]
     pub fn default_for(ty: ValType) -> Val {
         match ty {
@@ -79,6 +97,8 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::Ref(r) if r.heap.is_func() => Val::FuncRef(None),
+            ValType::Ref(_) => Val::ExternRef(None),
         }
     }
 
@@ -117,7 +137,8 @@ impl Val {
             ValType::F64 => Val::F64(low64),
             ValType::V128 => Val::V128(raw),
             ValType::FuncRef => Val::FuncRef(Func::from_raw(core, low64 as usize as *const _)),
-            ValType::ExternRef => Val::ExternRef(
+            ValType::Ref(r) if r.heap.is_func() => Val::FuncRef(Func::from_raw(core, low64 as usize as *const _)),
+            ValType::ExternRef | ValType::Ref(_) => Val::ExternRef(
                 (low64 as usize).checked_sub(1).map(|index| ExternRef { store_id: core.id, index }),
             ),
         }

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
     };
     // core-wasm2 runs with exactly the Wasm 2.0 feature set, so its
     // 2.0-only rejections (e.g. "zero byte expected") are checked too.
-    let wasm2_features = hypha_wasm::Features { tail_call: false, extended_const: false, multi_memory: false, ..hypha_wasm::Features::default() };
+    let wasm2_features = hypha_wasm::Features { tail_call: false, extended_const: false, multi_memory: false, function_references: false, ..hypha_wasm::Features::default() };
     let mode2 = match &mode {
         Mode::Execute(e) | Mode::CompileOnly(e) => {
             let cfg = Config { features: wasm2_features, ..e.config().clone() };

@@ -60,7 +60,7 @@ fn spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(), Error>
         let g = Global::new(store, GlobalType { content: ty, mutable: false }, v)?;
         linker.define("spectest", name, g);
     }
-    let table = Table::new(store, TableType { element: RefType::FuncRef, minimum: 10, maximum: Some(20) }, Val::FuncRef(None))?;
+    let table = Table::new(store, TableType { element: RefType::FUNCREF, minimum: 10, maximum: Some(20) }, Val::FuncRef(None))?;
     linker.define("spectest", "table", table);
     let memory = Memory::new(store, MemoryType { minimum: 1, maximum: Some(2) })?;
     linker.define("spectest", "memory", memory);

@@ -186,6 +186,31 @@ impl ModuleInfo {
     }
 }
 
+/// A function type of the type section (index `index`). Only what typed
+/// function references allow: final, no supertype, not shared, naming
+/// earlier types only; everything else is GC and rejected.
+fn func_type(sub: &wasmparser::SubType, index: usize) -> Result<FuncType> {
+    let c = &sub.composite_type;
+    if !sub.is_final || sub.supertype_idx.is_some() || c.shared || c.descriptor_idx.is_some() || c.describes_idx.is_some() {
+        return Err(Error::Unsupported("GC: subtyping, shared or descriptor types".into()));
+    }
+    let wasmparser::CompositeInnerType::Func(f) = &c.inner else {
+        return Err(Error::Unsupported("GC composite types".into()));
+    };
+    let convert = |t: &wasmparser::ValType| -> Result<ValType> {
+        let v = ValType::from_wasmparser(*t)?;
+        match v.as_ref_type().map(|r| r.heap) {
+            Some(crate::types::HeapType::Concrete(i)) if i as usize >= index => {
+                Err(Error::Unsupported("GC: recursive function types".into()))
+            }
+            _ => Ok(v),
+        }
+    };
+    let params = f.params().iter().map(convert).collect::<Result<Vec<_>>>()?;
+    let results = f.results().iter().map(convert).collect::<Result<Vec<_>>>()?;
+    Ok(FuncType::new(params, results))
+}
+
 fn table_type(t: &wasmparser::TableType) -> Result<TableType> {
     if t.table64 || t.shared {
         return Err(Error::Unsupported("64-bit or shared tables".into()));
@@ -243,15 +268,12 @@ fn collect(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<()> {
     match payload {
         Payload::TypeSection(reader) => {
             for group in reader {
-                for sub in group?.into_types() {
-                    match &sub.composite_type.inner {
-                        wasmparser::CompositeInnerType::Func(f) => {
-                            let params = f.params().iter().map(|t| ValType::from_wasmparser(*t)).collect::<Result<Vec<_>>>()?;
-                            let results = f.results().iter().map(|t| ValType::from_wasmparser(*t)).collect::<Result<Vec<_>>>()?;
-                            info.types.push(FuncType::new(params, results));
-                        }
-                        _ => return Err(Error::Unsupported("GC composite types".into())),
-                    }
+                let group = group?;
+                if group.types().len() != 1 {
+                    return Err(Error::Unsupported("GC: recursion groups of several types".into()));
+                }
+                for sub in group.into_types() {
+                    info.types.push(func_type(&sub, info.types.len())?);
                 }
             }
         }

@@ -38,6 +38,7 @@ pub(crate) const TRAP_UNDEFINED_ELEMENT: ClTrap = ClTrap::unwrap_user(4);
 pub(crate) const TRAP_UNINIT_ELEMENT: ClTrap = ClTrap::unwrap_user(5);
 pub(crate) const TRAP_SIG_MISMATCH: ClTrap = ClTrap::unwrap_user(6);
 pub(crate) const TRAP_NULL_REFERENCE: ClTrap = ClTrap::unwrap_user(7);
+pub(crate) const TRAP_NULL_FUNC_REFERENCE: ClTrap = ClTrap::unwrap_user(8);
 
 /// The runtime trap for a Cranelift trap code; `None` for [`TRAP_PENDING`].
 pub(crate) fn decode_trap(code: ClTrap) -> Option<TrapCode> {
@@ -53,6 +54,7 @@ pub(crate) fn decode_trap(code: ClTrap) -> Option<TrapCode> {
         TRAP_UNINIT_ELEMENT => TrapCode::UninitializedElement,
         TRAP_SIG_MISMATCH => TrapCode::IndirectCallTypeMismatch,
         TRAP_NULL_REFERENCE => TrapCode::NullReference,
+        TRAP_NULL_FUNC_REFERENCE => TrapCode::NullFunctionReference,
         _ => return None,
     })
 }

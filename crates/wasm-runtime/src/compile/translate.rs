@@ -23,7 +23,7 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 use hashbrown::HashMap;
 use wasmparser::{BlockType, FuncValidator, MemArg, Operator, ValidatorResources};
 
-use super::{TRAP_NULL_REFERENCE, TRAP_PENDING, TRAP_SIG_MISMATCH, TRAP_TABLE_OOB, TRAP_UNDEFINED_ELEMENT,
+use super::{TRAP_NULL_FUNC_REFERENCE, TRAP_NULL_REFERENCE, TRAP_PENDING, TRAP_SIG_MISMATCH, TRAP_TABLE_OOB, TRAP_UNDEFINED_ELEMENT,
     TRAP_UNINIT_ELEMENT, TRAP_UNREACHABLE};
 use crate::compile::info::ModuleInfo;
 use crate::config::MemoryStrategy;
@@ -48,7 +48,7 @@ pub(crate) struct TranslateEnv<'a> {
 pub(crate) fn cl_type(t: ValType) -> Type {
     match t {
         ValType::I32 => types::I32,
-        ValType::I64 | ValType::FuncRef | ValType::ExternRef => types::I64,
+        ValType::I64 | ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => types::I64,
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
         ValType::V128 => types::I8X16,
@@ -64,6 +64,53 @@ pub(crate) fn wasm_signature(ty: &FuncType) -> Signature {
     sig.params.extend(ty.params().iter().map(|t| AbiParam::new(cl_type(*t))));
     sig.returns.extend(ty.results().iter().map(|t| AbiParam::new(cl_type(*t))));
     sig
+}
+
+/// Operators of the GC proposal (and custom descriptors, which builds on it).
+fn is_gc_op(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::RefEq
+            | O::StructNew { .. }
+            | O::StructNewDefault { .. }
+            | O::StructGet { .. }
+            | O::StructGetS { .. }
+            | O::StructGetU { .. }
+            | O::StructSet { .. }
+            | O::ArrayNew { .. }
+            | O::ArrayNewDefault { .. }
+            | O::ArrayNewFixed { .. }
+            | O::ArrayNewData { .. }
+            | O::ArrayNewElem { .. }
+            | O::ArrayGet { .. }
+            | O::ArrayGetS { .. }
+            | O::ArrayGetU { .. }
+            | O::ArraySet { .. }
+            | O::ArrayLen
+            | O::ArrayFill { .. }
+            | O::ArrayCopy { .. }
+            | O::ArrayInitData { .. }
+            | O::ArrayInitElem { .. }
+            | O::RefTestNonNull { .. }
+            | O::RefTestNullable { .. }
+            | O::RefCastNonNull { .. }
+            | O::RefCastNullable { .. }
+            | O::BrOnCast { .. }
+            | O::BrOnCastFail { .. }
+            | O::AnyConvertExtern
+            | O::ExternConvertAny
+            | O::RefI31
+            | O::I31GetS
+            | O::I31GetU
+            | O::StructNewDesc { .. }
+            | O::StructNewDefaultDesc { .. }
+            | O::RefGetDesc { .. }
+            | O::RefCastDescEqNonNull { .. }
+            | O::RefCastDescEqNullable { .. }
+            | O::BrOnCastDescEq { .. }
+            | O::BrOnCastDescEqFail { .. }
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +257,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
     fn zero(&mut self, t: ValType) -> Value {
         match t {
             ValType::I32 => self.b.ins().iconst(types::I32, 0),
-            ValType::I64 | ValType::FuncRef | ValType::ExternRef => self.b.ins().iconst(types::I64, 0),
+            ValType::I64 | ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => self.b.ins().iconst(types::I64, 0),
             ValType::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
             ValType::F64 => self.b.ins().f64const(Ieee64::with_bits(0)),
             ValType::V128 => self.v128_const(0),
@@ -521,6 +568,12 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
     }
 
     fn operator(&mut self, op: &Operator<'_>, offset: usize) -> Result<()> {
+        if is_gc_op(op) {
+            // Validated only because wasmparser's GC switch also governs
+            // 3.0 constant expressions; GC itself is not supported, even in
+            // dead code.
+            return Err(Error::Unsupported(alloc::format!("GC operator {op:?} at offset {offset:#x}")));
+        }
         if !self.reachable {
             match op {
                 Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => self.unreachable_depth += 1,
@@ -1005,6 +1058,59 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         Ok(())
     }
 
+    /// `call_ref` / `return_call_ref`: call the function reference on top
+    /// of the stack. Its type is `type_index` (the validator checked it),
+    /// so only null needs a run-time check.
+    fn call_ref(&mut self, type_index: u32, tail: bool) -> Result<()> {
+        let funcref = self.pop()?;
+        let n = self
+            .env
+            .info
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| Error::Compile("type index out of range".into()))?
+            .params()
+            .len();
+        let mut args = self.popn(n)?;
+        self.b.ins().trapz(funcref, TRAP_NULL_FUNC_REFERENCE);
+        let code = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), funcref, layout::FUNCREF_CODE);
+        let callee_vmctx = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), funcref, layout::FUNCREF_VMCTX);
+        args.splice(0..0, [callee_vmctx, self.vmctx]);
+        let sig = self.sig_ref(type_index)?;
+        if tail {
+            self.b.ins().return_call_indirect(sig, code, &args);
+            self.reachable = false;
+        } else {
+            let inst = self.b.ins().call_indirect(sig, code, &args);
+            self.push_results(inst);
+        }
+        Ok(())
+    }
+
+    /// `br_on_null` (`on_null`) / `br_on_non_null`: branch on whether the
+    /// reference on top of the stack is null.
+    fn br_on_null(&mut self, relative_depth: u32, on_null: bool) -> Result<()> {
+        let r = self.pop()?;
+        let (target, arity) = self.branch_target(relative_depth)?;
+        let fallthrough = self.b.create_block();
+        if on_null {
+            // Branch without the reference; fall through with it.
+            let args = Self::args(self.peekn(arity)?);
+            self.b.ins().brif(r, fallthrough, &[], target, &args);
+            self.push(r);
+        } else {
+            // Branch with the reference (the label's last value); fall
+            // through without it.
+            self.push(r);
+            let args = Self::args(self.peekn(arity)?);
+            self.pop()?;
+            self.b.ins().brif(r, target, &args, fallthrough, &[]);
+        }
+        self.b.seal_block(fallthrough);
+        self.b.switch_to_block(fallthrough);
+        Ok(())
+    }
+
     fn entity_op(&mut self, op: &Operator<'_>) -> Result<bool> {
         use Operator as O;
         use types::I64;
@@ -1089,6 +1195,10 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let e = self.b.ins().iconst(I64, i64::from(elem_index));
                 self.libcall(Libcall::ElemDrop, &[e]);
             }
+            O::CallRef { type_index } => self.call_ref(type_index, false)?,
+            O::ReturnCallRef { type_index } => self.call_ref(type_index, true)?,
+            O::BrOnNull { relative_depth } => self.br_on_null(relative_depth, true)?,
+            O::BrOnNonNull { relative_depth } => self.br_on_null(relative_depth, false)?,
             O::RefAsNonNull => {
                 let v = *self.stack.last().ok_or_else(|| Error::Compile("operand stack underflow".into()))?;
                 self.b.ins().trapz(v, TRAP_NULL_REFERENCE);

@@ -8,7 +8,8 @@ use crate::compile::info::{ConstExpr, ConstOp, ImportKind, SegmentMode};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::trap::{Trap, TrapCode};
-use crate::types::ValType;
+use crate::compile::info::ModuleInfo;
+use crate::types::{GlobalType, RefType, TableType, ValType};
 use crate::vm::layout::{self, VMFuncRef, VMGlobal};
 use crate::vm::memory::LinearMemory;
 use crate::vm::store::{GlobalObj, StoreCore};
@@ -100,8 +101,51 @@ fn eval(core: &StoreCore, globals: &[usize], funcs: &[*const VMFuncRef], expr: &
 fn normalise(ty: ValType, raw: u128) -> u128 {
     match ty {
         ValType::I32 | ValType::F32 => raw & 0xffff_ffff,
-        ValType::I64 | ValType::F64 | ValType::FuncRef | ValType::ExternRef => raw & u128::from(u64::MAX),
+        ValType::I64 | ValType::F64 | ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => raw & u128::from(u64::MAX),
         ValType::V128 => raw,
+    }
+}
+
+/// Store-canonical signature ids of a module's types, in type order.
+///
+/// A signature may name earlier types (typed function references); those
+/// indices are rewritten to the store ids first, so two modules' types get
+/// the same id exactly when they are structurally the same.
+fn canonical_type_ids(core: &mut StoreCore, info: &ModuleInfo) -> Vec<u64> {
+    let mut ids: Vec<u64> = Vec::with_capacity(info.types.len());
+    for ty in &info.types {
+        // The parser rejects forward and self references, so every index
+        // named here is already mapped; u32::MAX is never a valid id.
+        let canonical = ty.map_concrete(&|i| {
+            ids.get(i as usize).and_then(|id| u32::try_from(*id).ok()).unwrap_or(u32::MAX)
+        });
+        ids.push(core.type_id(&canonical));
+    }
+    ids
+}
+
+fn store_id_of(ids: &[u64], i: u32) -> u32 {
+    ids.get(i as usize).and_then(|id| u32::try_from(*id).ok()).unwrap_or(u32::MAX)
+}
+
+/// `t` with module type indices replaced by store ids.
+fn canonical_val(ids: &[u64], t: ValType) -> ValType {
+    t.map_concrete(&|i| store_id_of(ids, i))
+}
+
+/// `r` with a module type index replaced by its store id.
+fn canonical_ref(ids: &[u64], r: RefType) -> RefType {
+    r.map_concrete(&|i| store_id_of(ids, i))
+}
+
+/// Whether a store global of type `have` satisfies an import of type `want`.
+fn global_matches(have: GlobalType, want: GlobalType) -> bool {
+    if have.mutable != want.mutable {
+        return false;
+    }
+    match (have.content.as_ref_type(), want.content.as_ref_type()) {
+        (Some(h), Some(w)) if !want.mutable => h.is_subtype_of(w),
+        _ => have.content == want.content,
     }
 }
 
@@ -119,13 +163,14 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     let mut memories = Vec::with_capacity(info.memories.len());
     let mut tables = Vec::with_capacity(info.tables.len());
     let mut globals = Vec::with_capacity(info.globals.len());
+    let ids = canonical_type_ids(core, info);
     for (import, resolved) in info.imports.iter().zip(imports) {
         let (m, n) = (import.module.as_str(), import.name.as_str());
         match (&import.ty, *resolved) {
             (ImportKind::Func(t), ResolvedImport::Func(f)) => {
                 // SAFETY: `f` is a funcref of this store, alive as long as it.
                 let id = unsafe { (*f).type_id };
-                if core.type_of_id(id) != Some(&info.types[*t as usize]) {
+                if ids.get(*t as usize) != Some(&id) {
                     return Err(incompatible(m, n));
                 }
                 funcs.push(f);
@@ -139,13 +184,14 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
             }
             (ImportKind::Table(ty), ResolvedImport::Table(i)) => {
                 let t = &core.tables[i];
-                if t.ty.element != ty.element || !limits_match(t.len(), t.ty.maximum, ty.minimum, ty.maximum) {
+                if t.ty.element != canonical_ref(&ids, ty.element) || !limits_match(t.len(), t.ty.maximum, ty.minimum, ty.maximum) {
                     return Err(incompatible(m, n));
                 }
                 tables.push(i);
             }
             (ImportKind::Global(ty), ResolvedImport::Global(i)) => {
-                if core.globals[i].ty != *ty {
+                let want = GlobalType { content: canonical_val(&ids, ty.content), ..*ty };
+                if !global_matches(core.globals[i].ty, want) {
                     return Err(incompatible(m, n));
                 }
                 globals.push(i);
@@ -174,11 +220,10 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     for i in 0..n_defined {
         let index = info.num_imported_funcs as usize + i;
         let type_index = info.funcs[index];
-        let ty = &info.types[type_index as usize];
         refs.push(VMFuncRef {
             code: code.addr(module.func_offset(i)),
             vmctx: vmctx_ptr,
-            type_id: core.type_id(ty),
+            type_id: ids[type_index as usize],
             array_call: code.addr(module.array_trampoline(type_index)),
         });
     }
@@ -197,7 +242,8 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     // Globals.
     for (ty, init) in info.globals[info.num_imported_globals as usize..].iter().zip(&info.global_inits) {
         let raw = normalise(ty.content, eval(core, &globals, &funcs, init)?);
-        let obj = GlobalObj { cell: VMGlobal { bytes: raw.to_le_bytes() }, ty: *ty };
+        let ty = GlobalType { content: canonical_val(&ids, ty.content), ..*ty };
+        let obj = GlobalObj { cell: VMGlobal { bytes: raw.to_le_bytes() }, ty };
         globals.push(core.globals.len());
         core.globals.push(Box::new(obj));
     }
@@ -207,7 +253,7 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
             Some(e) => usize::try_from(eval(core, &globals, &funcs, e)?).unwrap_or(0),
             None => 0,
         };
-        let table = TableObj::new(*ty, init).ok_or_else(|| Error::Resource("table too large".into()))?;
+        let table = TableObj::new(TableType { element: canonical_ref(&ids, ty.element), ..*ty }, init).ok_or_else(|| Error::Resource("table too large".into()))?;
         tables.push(core.tables.len());
         core.tables.push(Box::new(table));
     }
@@ -240,8 +286,8 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     for (i, f) in funcs.iter().enumerate() {
         v[offsets.func_slot(i as u32)] = *f as usize;
     }
-    for (i, ty) in info.types.iter().enumerate() {
-        let id = core.type_id(ty);
+    for (i, id) in ids.iter().enumerate() {
+        let id = *id;
         inst.vmctx[offsets.type_id_slot(i as u32)] = usize::try_from(id).unwrap_or(usize::MAX);
     }
     inst.funcs = funcs;
