@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use std::process::Command;
 
 /// The suites `cargo xtask bench` knows.
-pub(crate) const SUITES: [&str; 2] = ["executor", "runtime-compile"];
+pub(crate) const SUITES: [&str; 3] = ["executor", "runtime-compile", "runtime"];
 
 pub(crate) fn run(suite: &str, args: &[String]) -> Result<()> {
     if !SUITES.contains(&suite) {

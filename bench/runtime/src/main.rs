@@ -1,0 +1,214 @@
+//! `cargo xtask bench runtime` (= `cargo run --release -p hypha-bench-runtime -- [FILTER] [--iters N] [--no-micro]`):
+//! hypha-wasm side by side with Wasmtime 48 in one process.
+//!
+//! - Every sightglass program in `shared/bench/sightglass/` that is a core
+//!   module (components and programs needing GC or wasi-nn are listed as
+//!   skipped), on both runtimes with the same WASI (`hypha-wasi`): compile,
+//!   instantiate and execute (between `bench.start` and `bench.end`) timed
+//!   separately, medians of `--iters` runs, output checked against the
+//!   `*.expected` files; geometric means of the ratios.
+//! - wasm→host and host→wasm calls, instantiation of an empty module, of a
+//!   module with a memory and data segments, and of the largest program.
+//! - Epoch-check overhead on a loop-heavy program (time with epoch
+//!   interruption on / off, ours against Wasmtime's).
+//!
+//! Prints a table and writes `target/bench/runtime.json`. Exits non-zero
+//! if a program fails or prints the wrong output on either runtime.
+//!
+//! Not a test: nothing here runs under `cargo test`.
+
+mod host;
+mod micro;
+mod ours;
+mod peer;
+mod report;
+mod sightglass;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use host::{Host, RunStats};
+use report::{Row, geomean, median};
+use sightglass::Program;
+
+const PEER: &str = "wasmtime-48";
+
+/// The loop-heavy program the epoch overhead is measured on.
+const EPOCH_PROGRAM: &str = "shootout-sieve";
+
+struct Args {
+    filter: String,
+    iters: usize,
+    micro: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { filter: String::new(), iters: 3, micro: true };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--iters" => {
+                let v = it.next().ok_or("--iters needs a value")?;
+                a.iters = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("bad --iters `{v}`"))?;
+            }
+            "--no-micro" => a.micro = false,
+            s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
+            s => a.filter = s.to_owned(),
+        }
+    }
+    Ok(a)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn sightglass_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/sightglass")
+}
+
+/// Medians of the three phases on one runtime.
+struct Phases {
+    compile: f64,
+    instantiate: f64,
+    execute: f64,
+}
+
+/// Compile `iters` times and run `iters` times on one runtime, checking
+/// the output of every run.
+fn measure<M>(
+    p: &Program,
+    iters: usize,
+    compile: impl Fn(&[u8]) -> Result<(M, Duration), String>,
+    run: impl Fn(&M, Host) -> Result<RunStats, String>,
+) -> Result<Phases, String> {
+    let mut compiles = Vec::new();
+    let mut module = None;
+    for _ in 0..iters {
+        let (m, t) = compile(&p.bytes)?;
+        compiles.push(ms(t));
+        module = Some(m);
+    }
+    let module = module.ok_or("no iterations")?;
+    let dir = p.wasm.parent().ok_or("no directory")?;
+    let argv0 = p.wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (mut inst, mut exec) = (Vec::new(), Vec::new());
+    for _ in 0..iters {
+        let (h, cap) = Host::sightglass(dir, &argv0)?;
+        let stats = run(&module, h)?;
+        sightglass::check_output(&p.wasm, &cap.stdout.contents(), &cap.stderr.contents())?;
+        inst.push(ms(stats.instantiate));
+        exec.push(ms(stats.execute));
+    }
+    Ok(Phases { compile: median(compiles), instantiate: median(inst), execute: median(exec) })
+}
+
+fn row(name: String, unit: &'static str, value: f64, peer_value: f64) -> Row {
+    Row { name, unit, value, peer: PEER, peer_value }
+}
+
+fn epoch_row(programs: &[Program], iters: usize) -> Result<Option<Row>, String> {
+    let Some(p) = programs.iter().find(|p| p.name == EPOCH_PROGRAM) else { return Ok(None) };
+    let (ours_off, ours_on) = (ours::Ours::new(false)?, ours::Ours::new(true)?);
+    let (peer_off, peer_on) = (peer::Peer::new(false)?, peer::Peer::new(true)?);
+    let o_off = measure(p, iters, |b| ours_off.compile(b), |m, h| ours_off.run(m, h))?.execute;
+    let o_on = measure(p, iters, |b| ours_on.compile(b), |m, h| ours_on.run(m, h))?.execute;
+    let w_off = measure(p, iters, |b| peer_off.compile(b), |m, h| peer_off.run(m, h))?.execute;
+    let w_on = measure(p, iters, |b| peer_on.compile(b), |m, h| peer_on.run(m, h))?.execute;
+    println!("epochs on {EPOCH_PROGRAM}: hypha {o_off:.2} -> {o_on:.2} ms, wasmtime {w_off:.2} -> {w_on:.2} ms");
+    Ok(Some(row(format!("epoch overhead ({EPOCH_PROGRAM}, on/off)"), "x", o_on / o_off, w_on / w_off)))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hypha-bench-runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("hypha-bench-runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<bool, String> {
+    let dir = sightglass_dir();
+    let (programs, skipped) = sightglass::discover(&dir, &args.filter).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for s in &skipped {
+        println!("skip {}: {}", s.name, s.reason);
+    }
+    let ours = ours::Ours::new(false)?;
+    let peer = peer::Peer::new(false)?;
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let (mut exec_ratios, mut compile_rows, mut inst_rows, mut exec_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in &programs {
+        let o = measure(p, args.iters, |b| ours.compile(b), |m, h| ours.run(m, h));
+        let w = measure(p, args.iters, |b| peer.compile(b), |m, h| peer.run(m, h));
+        match (o, w) {
+            (Ok(o), Ok(w)) => {
+                println!(
+                    "{:24} exec {:9.2} / {:9.2} ms ({:.3})  compile {:8.1} / {:8.1} ms  inst {:.3} / {:.3} ms",
+                    p.name,
+                    o.execute,
+                    w.execute,
+                    o.execute / w.execute,
+                    o.compile,
+                    w.compile,
+                    o.instantiate,
+                    w.instantiate
+                );
+                exec_ratios.push(o.execute / w.execute);
+                exec_rows.push(row(format!("exec {}", p.name), "ms", o.execute, w.execute));
+                compile_rows.push(row(format!("compile {}", p.name), "ms", o.compile, w.compile));
+                inst_rows.push(row(format!("instantiate {}", p.name), "ms", o.instantiate, w.instantiate));
+            }
+            (o, w) => {
+                let why = [("hypha", o.err()), ("wasmtime", w.err())]
+                    .into_iter()
+                    .filter_map(|(who, e)| e.map(|e| format!("{who}: {e}")))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                println!("FAIL {}: {why}", p.name);
+                failures.push(p.name.clone());
+            }
+        }
+    }
+    for (label, group) in [("exec", &exec_rows), ("compile", &compile_rows), ("instantiate", &inst_rows)] {
+        if !group.is_empty() {
+            let ours_g = geomean(&group.iter().map(|r| r.value).collect::<Vec<_>>());
+            let peer_g = geomean(&group.iter().map(|r| r.peer_value).collect::<Vec<_>>());
+            rows.extend(group.iter().cloned());
+            rows.push(row(format!("{label} geomean ({} programs)", group.len()), "ms", ours_g, peer_g));
+        }
+    }
+    if args.micro {
+        let largest = programs.iter().max_by_key(|p| p.bytes.len()).map(|p| (p.name.as_str(), p.bytes.as_slice()));
+        rows.extend(micro::rows(largest)?);
+        if let Some(r) = epoch_row(&programs, args.iters)? {
+            rows.push(r);
+        }
+    }
+    println!();
+    report::print_table(&rows);
+    let json = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench/runtime.json");
+    report::write_json(&json, &rows).map_err(|e| format!("{}: {e}", json.display()))?;
+    println!();
+    if !exec_ratios.is_empty() {
+        let worst = exec_rows.iter().max_by(|a, b| a.ratio().total_cmp(&b.ratio())).map(|r| (r.name.clone(), r.ratio()));
+        println!("execution ratio geomean {:.3} (target <= 1.00)", geomean(&exec_ratios));
+        if let Some((name, r)) = worst {
+            println!("worst execution ratio {r:.3} ({name}) (target <= 1.10)");
+        }
+    }
+    println!("programs: {} run, {} skipped, {} failed{}", exec_rows.len(), skipped.len(), failures.len(), if failures.is_empty() { String::new() } else { format!(" ({})", failures.join(", ")) });
+    println!("wrote {}", json.display());
+    Ok(failures.is_empty())
+}
