@@ -454,3 +454,99 @@ fn instrumentation_is_only_emitted_when_enabled() {
     let fuel = size(Config { consume_fuel: true, ..Config::default() });
     assert!(epoch > off && fuel > off, "off {off}, epoch {epoch}, fuel {fuel}");
 }
+
+// === nesting ===
+
+#[test]
+fn memory_fault_traps_inside_a_fiber() {
+    let engine = Engine::host(Config::default()).unwrap();
+    let m = module(
+        &engine,
+        r#"(module
+             (import "env" "wait" (func $wait (param i32) (result i32)))
+             (memory 1)
+             (func (export "oob") (param i32) (result i32)
+               (i32.load (call $wait (local.get 0)))))"#,
+    );
+    let linker = async_linker(Arc::new(AtomicUsize::new(0)));
+    let mut store = Store::new(&engine, ());
+    let i = linker.instantiate(&mut store, &m).unwrap();
+    let oob = i.get_typed_func::<i32, i32, _>(&mut store, "oob").unwrap();
+    let (out, pending) = block_on(oob.call_async(&mut store, 70_000));
+    assert_eq!(trap_of(out).code(), TrapCode::MemoryOutOfBounds);
+    assert_eq!(pending, 1);
+    assert_eq!(block_on(oob.call_async(&mut store, 7)).0.unwrap(), 0);
+}
+
+/// wasm -> sync host fn -> wasm (re-entered with `Func::call` on the fiber)
+/// -> async host fn that suspends: the whole nest is suspended and resumed.
+#[test]
+fn suspension_inside_a_reentrant_call() {
+    let engine = Engine::host(Config::default()).unwrap();
+    let m = module(
+        &engine,
+        r#"(module
+             (import "env" "wait" (func $wait (param i32) (result i32)))
+             (import "env" "reenter" (func $reenter (param i32) (result i32)))
+             (func (export "inner") (param i32) (result i32) (call $wait (local.get 0)))
+             (func (export "outer") (param i32) (result i32)
+               (i32.mul (call $reenter (local.get 0)) (i32.const 10))))"#,
+    );
+    let mut linker = async_linker(Arc::new(AtomicUsize::new(0)));
+    linker.func_new("env", "reenter", i32_to_i32(), |mut caller, params, results| {
+        let Some(hypha_wasm::Extern::Func(inner)) = caller.get_export("inner") else {
+            return Err(Trap::host("no inner"));
+        };
+        let mut out = [Val::I32(0)];
+        inner.call(&mut caller, params, &mut out).map_err(|e| Trap::host(e.to_string()))?;
+        results[0] = out[0];
+        Ok(())
+    });
+    let mut store = Store::new(&engine, ());
+    let i = linker.instantiate(&mut store, &m).unwrap();
+    let outer = i.get_typed_func::<i32, i32, _>(&mut store, "outer").unwrap();
+    let (out, pending) = block_on(outer.call_async(&mut store, 4));
+    assert_eq!(out.unwrap(), 50);
+    assert_eq!(pending, 1);
+    // Synchronously the inner async host call traps, and the trap passes
+    // through both activations.
+    assert!(outer.call(&mut store, 4).is_err());
+    assert_eq!(block_on(outer.call_async(&mut store, 1)).0.unwrap(), 20);
+}
+
+/// An async host function that awaits a nested `call_async` into another
+/// function of the same store (a fiber resumed from a fiber).
+#[test]
+fn async_host_fn_awaits_a_nested_call_async() {
+    let engine = Engine::host(Config::default()).unwrap();
+    let m = module(
+        &engine,
+        r#"(module
+             (import "env" "wait" (func $wait (param i32) (result i32)))
+             (import "env" "nested" (func $nested (param i32) (result i32)))
+             (func (export "inner") (param i32) (result i32) (call $wait (call $wait (local.get 0))))
+             (func (export "outer") (param i32) (result i32)
+               (i32.add (call $nested (local.get 0)) (i32.const 100))))"#,
+    );
+    let mut linker = async_linker(Arc::new(AtomicUsize::new(0)));
+    linker.func_new_async("env", "nested", i32_to_i32(), |mut caller, params, results| {
+        Box::pin(async move {
+            let Some(hypha_wasm::Extern::Func(inner)) = caller.get_export("inner") else {
+                return Err(Trap::host("no inner"));
+            };
+            let mut out = [Val::I32(0)];
+            let cx = hypha_wasm::AsContextMut::as_context_mut(&mut caller);
+            inner.call_async(cx, params, &mut out).await.map_err(|e| Trap::host(e.to_string()))?;
+            results[0] = out[0];
+            Ok(())
+        })
+    });
+    let mut store = Store::new(&engine, ());
+    let i = linker.instantiate(&mut store, &m).unwrap();
+    let outer = i.get_typed_func::<i32, i32, _>(&mut store, "outer").unwrap();
+    for _ in 0..3 {
+        let (out, pending) = block_on(outer.call_async(&mut store, 1));
+        assert_eq!(out.unwrap(), 103);
+        assert_eq!(pending, 2);
+    }
+}
