@@ -550,3 +550,36 @@ fn async_host_fn_awaits_a_nested_call_async() {
         assert_eq!(pending, 2);
     }
 }
+
+/// Loops with parameters and results (multi-value) under both kinds of
+/// instrumentation: the checks must not disturb the loop header's values.
+#[test]
+fn instrumented_loops_with_parameters_compute_correctly() {
+    let wat = r#"(module
+      (func (export "fib") (param $n i32) (result i64)
+        (i64.const 0) (i64.const 1)
+        (loop $l (param i64 i64) (result i64 i64)
+          (call $step)
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br_if $l (local.get $n)))
+        (drop))
+      (func $step (param i64 i64) (result i64 i64)
+        (local.get 1) (i64.add (local.get 0) (local.get 1))))"#;
+    for config in [
+        Config::default(),
+        Config { epoch_interruption: true, ..Config::default() },
+        Config { consume_fuel: true, ..Config::default() },
+        Config { epoch_interruption: true, consume_fuel: true, ..Config::default() },
+    ] {
+        let engine = Engine::host(config).unwrap();
+        let m = module(&engine, wat);
+        let mut store = Store::new(&engine, ());
+        if engine.config().consume_fuel {
+            store.set_fuel(1_000_000).unwrap();
+        }
+        let i = Instance::new(&mut store, &m, &[]).unwrap();
+        let fib = i.get_typed_func::<i32, i64, _>(&mut store, "fib").unwrap();
+        assert_eq!(fib.call(&mut store, 50).unwrap(), 12_586_269_025);
+        assert_eq!(block_on(fib.call_async(&mut store, 10)).0.unwrap(), 55);
+    }
+}

@@ -393,8 +393,10 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let args = self.popn(params.len())?;
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
-                self.preempt_loop_header();
+                // Before the checks: their variable uses may add SSA
+                // parameters to the (unsealed) header.
                 let header_params = self.b.block_params(header).to_vec();
+                self.preempt_loop_header();
                 let height = self.stack.len();
                 self.stack.extend(header_params);
                 self.control.push(Control {
