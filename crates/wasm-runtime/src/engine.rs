@@ -1,13 +1,17 @@
 //! [`Engine`]: configuration, the Cranelift compiler and the platform,
 //! shared by modules and stores.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::compile::Compiler;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::platform::Platform;
+use crate::types::FuncType;
+use crate::vm::code::CodeObject;
 
 /// A compilation and execution environment. Cheap to clone.
 #[derive(Clone)]
@@ -21,6 +25,8 @@ struct EngineInner {
     config: Config,
     compiler: Compiler,
     platform: Arc<dyn Platform>,
+    /// Wasm-to-host trampolines by signature, shared by every store.
+    trampolines: TrampolineCache,
 }
 
 impl core::fmt::Debug for Engine {
@@ -48,7 +54,18 @@ impl Engine {
             )));
         }
         let compiler = Compiler::new(&config)?;
-        Ok(Engine { inner: Arc::new(EngineInner { epoch: AtomicU64::new(0), config, compiler, platform }) })
+        Ok(Engine { inner: Arc::new(EngineInner { epoch: AtomicU64::new(0), config, compiler, platform, trampolines: TrampolineCache::default() }) })
+    }
+
+    /// The shared wasm-to-host trampoline for `ty`, if one was compiled.
+    pub(crate) fn cached_trampoline(&self, ty: &FuncType) -> Option<Arc<CodeObject>> {
+        self.inner.trampolines.with(|m| m.get(ty).cloned())
+    }
+
+    /// Share `code` as the trampoline for `ty`; if another store got there
+    /// first, theirs is kept and returned.
+    pub(crate) fn cache_trampoline(&self, ty: &FuncType, code: Arc<CodeObject>) -> Arc<CodeObject> {
+        self.inner.trampolines.with(|m| m.entry(ty.clone()).or_insert(code).clone())
     }
 
     /// Advance the epoch by one. Cheap (one atomic add) and callable from
@@ -115,5 +132,34 @@ impl Engine {
         let (info, pending) = crate::compile::info::parse(bytes, self.inner.config.features)?;
         let image = crate::compile::compile_module(&*self.inner.compiler.isa, &self.inner.config, &info, pending)?;
         Ok(image.bytes.len())
+    }
+}
+
+// === impl TrampolineCache ===
+
+/// A map behind a spin lock (no_std: no OS mutex). The lock is held only
+/// for one map lookup or insertion, never while compiling.
+#[derive(Default)]
+struct TrampolineCache {
+    locked: AtomicBool,
+    map: UnsafeCell<BTreeMap<FuncType, Arc<CodeObject>>>,
+}
+
+// SAFETY: `map` is only reached through `with`, which holds `locked`, so at
+// most one thread touches it at a time; its contents (FuncType, Arc of an
+// immutable published code object) may move between threads.
+unsafe impl Sync for TrampolineCache {}
+
+impl TrampolineCache {
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<FuncType, Arc<CodeObject>>) -> R) -> R {
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        // SAFETY: we hold `locked` (acquired above, released below), so this
+        // is the only reference to the map; `f` is a map lookup or insert
+        // that does not re-enter the cache.
+        let r = f(unsafe { &mut *self.map.get() });
+        self.locked.store(false, Ordering::Release);
+        r
     }
 }

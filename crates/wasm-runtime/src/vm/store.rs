@@ -165,10 +165,17 @@ impl StoreCore {
         self.code.iter().find(|c| c.contains(pc)).map(|c| &**c)
     }
 
-    /// The wasm-to-host trampoline for `ty`, compiled on first use.
+    /// The wasm-to-host trampoline for `ty`, compiled on first use in the
+    /// engine and shared by its stores.
     pub fn host_trampoline(&mut self, ty: &FuncType) -> Result<*const u8> {
         if let Some(c) = self.host_trampolines.get(ty) {
             return Ok(c.addr(0));
+        }
+        if let Some(obj) = self.engine.cached_trampoline(ty) {
+            self.register_code(&obj);
+            let addr = obj.addr(0);
+            self.host_trampolines.insert(ty.clone(), obj);
+            return Ok(addr);
         }
         let isa = self.engine.compiler().isa.clone();
         let mut ctx = Context::new();
@@ -192,6 +199,7 @@ impl StoreCore {
             0,
             BTreeMap::new(),
         )?);
+        let obj = self.engine.cache_trampoline(ty, obj);
         self.register_code(&obj);
         let addr = obj.addr(0);
         self.host_trampolines.insert(ty.clone(), obj);
