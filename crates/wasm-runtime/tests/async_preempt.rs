@@ -583,3 +583,21 @@ fn instrumented_loops_with_parameters_compute_correctly() {
         assert_eq!(block_on(fib.call_async(&mut store, 10)).0.unwrap(), 55);
     }
 }
+
+#[test]
+fn instrumentation_compiles_for_riscv64() {
+    let bytes = wat::parse_str(SPIN).unwrap();
+    let size = |epoch_interruption, consume_fuel| {
+        let config = Config {
+            target: Some("riscv64gc-unknown-none-elf".parse().unwrap()),
+            epoch_interruption,
+            consume_fuel,
+            ..Config::default()
+        };
+        Engine::host(config).unwrap().precompile(&bytes).unwrap()
+    };
+    let off = size(false, false);
+    assert!(size(true, false) > off);
+    assert!(size(false, true) > off);
+    assert!(size(true, true) > size(true, false));
+}
