@@ -5,7 +5,11 @@
 //! file a named case, and prints one summary line per suite and a final
 //! total. Files listed in `skip.toml` are counted as skipped.
 //!
-//! Usage: `hypha-wasm-spec [--strategy guard|bounds] [--compile-only riscv64] [-v] [FILTER]`
+//! Usage: `hypha-wasm-spec [--strategy guard|bounds] [--preempt] [--compile-only riscv64] [-v] [FILTER]`
+//!
+//! `--preempt` compiles with epoch interruption and fuel metering on (and
+//! gives every store ample fuel), to check that the instrumentation leaves
+//! every result unchanged.
 //!
 //! Not here: the runtime itself (`hypha-wasm`), the in-kernel run of the
 //! same suite (the kernel's test harness).
@@ -53,12 +57,13 @@ fn core3_files() -> Vec<String> {
 struct Args {
     strategy: MemoryStrategy,
     compile_only: Option<String>,
+    preempt: bool,
     verbose: bool,
     filter: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { strategy: MemoryStrategy::GuardPages, compile_only: None, verbose: false, filter: None };
+    let mut args = Args { strategy: MemoryStrategy::GuardPages, compile_only: None, preempt: false, verbose: false, filter: None };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -70,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--compile-only" => args.compile_only = Some(it.next().ok_or("--compile-only needs a target")?),
+            "--preempt" => args.preempt = true,
             "-v" | "--verbose" => args.verbose = true,
             f if !f.starts_with('-') => args.filter = Some(f.to_string()),
             other => return Err(format!("unknown option {other}")),
@@ -121,6 +127,8 @@ fn main() -> ExitCode {
     };
     let root = suite_root();
     let mut config = Config { memory_strategy: args.strategy, parallel_compilation: false, max_wasm_stack: 2 << 20, ..Config::default() };
+    config.epoch_interruption = args.preempt;
+    config.consume_fuel = args.preempt;
     let (mode, label) = match &args.compile_only {
         Some(target) => {
             let triple = match target.as_str() {

@@ -70,6 +70,9 @@ fn spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(), Error>
 impl Runner {
     fn new(engine: &Engine) -> Result<Self, Error> {
         let mut store = Store::new(engine, ());
+        if engine.config().consume_fuel {
+            store.set_fuel(1 << 60)?;
+        }
         let mut linker = Linker::new();
         spectest(&mut store, &mut linker)?;
         Ok(Runner {
