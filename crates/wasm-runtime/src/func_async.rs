@@ -166,13 +166,17 @@ impl Func {
     /// usable. The fiber stack is reused by the store's next async call.
     ///
     /// [`Config::async_stack_size`]: crate::Config::async_stack_size
-    pub fn call_async<'a, T: 'static>(
+    ///
+    /// `store` is a [`crate::Store`], a [`StoreContext`] or a host
+    /// function's [`Caller`] (an async host function may await a nested
+    /// `call_async`).
+    pub fn call_async<'a, S: AsContextMut>(
         &self,
-        store: &'a mut StoreContext<T>,
+        store: &'a mut S,
         params: &[Val],
         results: &'a mut [Val],
     ) -> CallFuture<'a> {
-        let store = ptr::from_mut(store);
+        let store = ptr::from_mut(store.as_context_mut());
         // SAFETY: `store` comes from the `&'a mut` just above.
         let core: *mut StoreCore = unsafe { &raw mut (*store).core };
         // SAFETY: as above; the fiber gets the only use of the borrow while
@@ -231,13 +235,14 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     ///
     /// # Errors
     /// As [`TypedFunc::call`].
-    pub fn call_async<'a, T: 'static>(
+    pub fn call_async<'a, S: AsContextMut>(
         &self,
-        store: &'a mut StoreContext<T>,
+        store: &'a mut S,
         params: P,
-    ) -> impl Future<Output = Result<R>> + use<'a, T, P, R> {
+    ) -> impl Future<Output = Result<R>> + use<'a, S, P, R> {
         let func = self.func();
         let params: Vec<Val> = params.into_vals();
+        let store = store.as_context_mut();
         async move {
             let ty = func.ty(store)?;
             let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();

@@ -535,8 +535,7 @@ fn async_host_fn_awaits_a_nested_call_async() {
                 return Err(Trap::host("no inner"));
             };
             let mut out = [Val::I32(0)];
-            let cx = hypha_wasm::AsContextMut::as_context_mut(&mut caller);
-            inner.call_async(cx, params, &mut out).await.map_err(|e| Trap::host(e.to_string()))?;
+            inner.call_async(&mut caller, params, &mut out).await.map_err(|e| Trap::host(e.to_string()))?;
             results[0] = out[0];
             Ok(())
         })
