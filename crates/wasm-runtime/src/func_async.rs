@@ -103,12 +103,12 @@ impl Future for CallFuture<'_> {
             CallFutureState::Failed(e) => Poll::Ready(Err(e)),
             CallFutureState::Finished => Poll::Ready(Err(Error::Usage("call_async future polled after completion".into()))),
             CallFutureState::Running(mut fiber) => {
-                // SAFETY: the store is live for 'a and borrowed by us.
-                let outer = unsafe { CallState::capture(this.core) };
                 let poll_cx = PollCx(ptr::from_mut(cx).cast::<Context<'static>>());
-                let result = fiber.resume(poll_cx);
-                // SAFETY: back on our stack; reinstall our state.
-                unsafe { outer.restore(this.core) };
+                let result = {
+                    // SAFETY: the store is live for 'a and borrowed by us.
+                    let _outer = unsafe { RestoreOnDrop::capture(this.core) };
+                    fiber.resume(poll_cx)
+                };
                 match result {
                     FiberResult::Yield(()) => {
                         this.state = CallFutureState::Running(fiber);
@@ -127,15 +127,39 @@ impl Future for CallFuture<'_> {
 impl Drop for CallFuture<'_> {
     fn drop(&mut self) {
         if let CallFutureState::Running(fiber) = core::mem::replace(&mut self.state, CallFutureState::Finished) {
-            // SAFETY: as in `poll`: the cancelled fiber runs its guest's
-            // unwinding on its own stack, then we restore our state.
-            let outer = unsafe { CallState::capture(self.core) };
-            let stack = fiber.into_stack();
-            // SAFETY: as above.
-            unsafe { outer.restore(self.core) };
+            let stack = {
+                // SAFETY: as in `poll`: the cancelled fiber runs its guest's
+                // unwinding on its own stack, then we restore our state.
+                let _outer = unsafe { RestoreOnDrop::capture(self.core) };
+                fiber.into_stack()
+            };
             // SAFETY: the fiber has finished; we hold the store's borrow.
             unsafe { (*self.core).fiber_stack = Some(stack) };
         }
+    }
+}
+
+/// Puts back the store's call state when dropped — also when a panic from
+/// the fiber (re-raised by `resume`) unwinds through the poll.
+struct RestoreOnDrop {
+    state: CallState,
+    core: *mut StoreCore,
+}
+
+impl RestoreOnDrop {
+    /// # Safety
+    /// `core` is a live store borrowed by the caller for the guard's life.
+    unsafe fn capture(core: *mut StoreCore) -> Self {
+        // SAFETY: contract.
+        RestoreOnDrop { state: unsafe { CallState::capture(core) }, core }
+    }
+}
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: `capture`'s contract; we are back on the stack the state
+        // was captured on (the fiber has switched back or finished).
+        unsafe { self.state.restore(self.core) };
     }
 }
 

@@ -600,3 +600,27 @@ fn instrumentation_compiles_for_riscv64() {
     assert!(size(false, true) > off);
     assert!(size(true, true) > size(true, false));
 }
+
+/// A host function called directly by `call_async` panics on the fiber:
+/// the panic reaches the poller and the store is left idle and usable.
+#[test]
+fn panic_on_the_fiber_leaves_the_store_usable() {
+    let engine = Engine::host(Config { max_wasm_stack: 256 << 10, ..Config::default() }).unwrap();
+    let mut store = Store::new(&engine, ());
+    let boom = hypha_wasm::Func::new(&mut store, FuncType::new([], []), |_, _, _| panic!("host bug")).unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = block_on(boom.call_async(&mut store, &[], &mut []));
+    }));
+    assert!(outcome.is_err());
+    let m = module(&engine, WAIT_LOOP);
+    let i = async_linker(Arc::new(AtomicUsize::new(0))).instantiate(&mut store, &m).unwrap();
+    let deep = i.get_typed_func::<i32, i32, _>(&mut store, "deep").unwrap();
+    // The main-stack limit is computed afresh (not the dead fiber's).
+    assert_eq!(trap_of(deep.call(&mut store, 0)).code(), TrapCode::StackOverflow);
+    assert_eq!(trap_of(block_on(deep.call_async(&mut store, 0)).0).code(), TrapCode::StackOverflow);
+    let run = i.get_typed_func::<i32, i32, _>(&mut store, "run").unwrap();
+    // Not in an async call any more (no stale fiber context).
+    let trap = trap_of(run.call(&mut store, 1));
+    assert!(trap.to_string().contains("outside call_async"), "{trap}");
+    assert_eq!(block_on(run.call_async(&mut store, 3)).0.unwrap(), 3);
+}
