@@ -188,6 +188,9 @@ pub fn handle_interrupt() {
         while let Some(byte) = uart.try_read() {
             input.push(byte);
         }
+        if input.len > 0 {
+            crate::sched::irq::raise(crate::sched::irq::Source::ConsoleInput);
+        }
     }
     let mut output = OUTPUT.lock();
     transmit(uart, &mut output);
@@ -196,6 +199,18 @@ pub fn handle_interrupt() {
 /// The next received byte, if any.
 pub fn read_byte() -> Option<u8> {
     INPUT.lock().pop()
+}
+
+/// The next received byte, waiting (as a task) for the receive interrupt.
+pub async fn next_byte() -> u8 {
+    loop {
+        if let Some(byte) = read_byte() {
+            return byte;
+        }
+        // A wake that raced the check above is kept by the wait cell, so
+        // this cannot sleep through a byte. Sources are never closed.
+        let _ = crate::sched::irq::wait(crate::sched::irq::Source::ConsoleInput).await;
+    }
 }
 
 /// Prints to the console.

@@ -29,6 +29,7 @@ mod mem;
 mod panic;
 mod percpu;
 mod platform;
+mod sched;
 mod shell;
 mod sync;
 mod time;
@@ -129,6 +130,9 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
         log::error!("only {} of {started} started harts entered the kernel", percpu::online_count());
     }
     mem::init(info);
+    if let Err(error) = sched::init(info.harts().unwrap_or(&[]).len()) {
+        panic!("cannot start the executor: {error}");
+    }
 
     timer::init(platform.sstc);
     if let Some(plic) = platform.plic {
@@ -168,7 +172,10 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     if bootargs::has(platform.bootargs, "ktest") {
         ktest::run(platform.bootargs)
     }
-    shell::run()
+    if let Err(error) = sched::spawn("console", shell::run()) {
+        log::error!("cannot spawn the debug console: {error}");
+    }
+    sched::run_worker()
 }
 
 fn secondary_hart_main() -> ! {
@@ -181,9 +188,7 @@ fn secondary_hart_main() -> ! {
     start_interrupts_on_this_hart();
     println!("boot: hart {} online", percpu::current().hart_id);
     HARTS_UP.fetch_add(1, Ordering::AcqRel);
-    loop {
-        arch::wait_for_interrupt();
-    }
+    sched::run_worker()
 }
 
 fn start_interrupts_on_this_hart() {

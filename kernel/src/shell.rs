@@ -1,5 +1,6 @@
 //! The debug console: a line editor on the UART and a few commands, until
-//! the WebAssembly shell exists.
+//! the WebAssembly shell exists. It runs as a task; reading input waits for
+//! the UART's receive interrupt.
 
 use hypha_boot_info::MemoryKind;
 
@@ -8,23 +9,21 @@ const HELP: &str = "\
 commands:
   help          this list
   mem           physical memory map and allocator statistics
-  cpus          harts with their interrupt counts (each is pinged by IPI)
+  cpus          harts with their interrupt counts (each is pinged by IPI) and idle/busy time
+  ps            tasks with id, name, state, poll count and last hart
   peek ADDR     read the 64-bit word at virtual address ADDR (hex), faults reported
   uptime        time since the kernel started
   log LEVEL     set the log level (off, error, warn, info, debug, trace)
   panic         panic the kernel (shows a backtrace, exits QEMU with failure)
   shutdown      power off (QEMU exits with status 0)";
 
-/// Reads and runs commands forever (or until `shutdown`).
-pub fn run() -> ! {
+/// Reads and runs commands forever (or until `shutdown`); a task.
+pub async fn run() {
     let mut line = [0u8; 128];
     let mut len = 0;
     crate::print!("{PROMPT}");
     loop {
-        let Some(byte) = crate::console::read_byte() else {
-            crate::arch::wait_for_interrupt();
-            continue;
-        };
+        let byte = crate::console::next_byte().await;
         match byte {
             b'\r' | b'\n' => {
                 crate::println!();
@@ -54,6 +53,7 @@ fn execute(command: &str) {
         (Some("help"), _) => crate::println!("{HELP}"),
         (Some("mem"), _) => mem(),
         (Some("cpus"), _) => cpus(),
+        (Some("ps"), _) => ps(),
         (Some("peek"), Some(address)) => peek(address),
         (Some("peek"), None) => crate::println!("usage: peek ADDRESS (hex)"),
         (Some("uptime"), _) => {
@@ -116,7 +116,30 @@ fn cpus() {
             per_cpu.ipis.load(Relaxed),
             per_cpu.external_interrupts.load(Relaxed),
         );
+        if let Some(stats) = crate::sched::park::stats(per_cpu.index) {
+            let idle_us = crate::time::ticks_to_us(stats.idle_ticks);
+            let busy_us = crate::time::ticks_to_us(stats.busy_ticks);
+            let total = (idle_us + busy_us).max(1);
+            crate::println!(
+                "  worker {}: idle {idle_us} us ({}.{}%), busy {busy_us} us, {} wfi, {} wake-up IPIs",
+                if stats.in_worker { "running" } else { "not running" },
+                idle_us * 100 / total,
+                idle_us * 1000 / total % 10,
+                stats.wfis,
+                stats.unpark_ipis,
+            );
+        }
     }
+}
+
+fn ps() {
+    let tasks = crate::sched::registry::snapshot();
+    crate::println!("{:>8}  {:<20} {:<8} {:>10}  hart", "id", "name", "state", "polls");
+    for task in &tasks {
+        let hart = task.last_hart().map_or(-1, |index| i64::try_from(index).unwrap_or(-1));
+        crate::println!("{:>8}  {:<20} {:<8} {:>10}  {hart}", task.task_id(), task.name(), task.state().name(), task.polls());
+    }
+    crate::println!("{} tasks", tasks.len());
 }
 
 fn peek(text: &str) {

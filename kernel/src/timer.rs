@@ -1,14 +1,21 @@
 //! The per-hart periodic timer tick (SBI `set_timer`, or `stimecmp` when
 //! the harts have Sstc). Each tick counts, and enforces the running
-//! ktest's deadline.
+//! ktest's deadline. On top of the tick, a hart may ask for one earlier
+//! wake-up ([`wake_at`]: the scheduler's next timer deadline when it parks);
+//! the comparator always holds the earlier of the two.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use hypha_boot_info::MAX_HARTS;
 
 /// Tick period.
 pub const TICK_MS: u64 = 10;
 
 static USE_SSTC: AtomicBool = AtomicBool::new(false);
 static TICK_TICKS: AtomicU64 = AtomicU64::new(0);
+/// Per hart (per-CPU index): when the next periodic tick is due.
+static NEXT_TICK: [AtomicU64; MAX_HARTS] = [const { AtomicU64::new(0) }; MAX_HARTS];
+/// Per hart: an extra wake-up deadline (0 = none).
+static WAKE_UP: [AtomicU64; MAX_HARTS] = [const { AtomicU64::new(0) }; MAX_HARTS];
 
 /// Chooses the timer mechanism (once, on the boot hart).
 pub fn init(sstc: bool) {
@@ -23,7 +30,19 @@ pub fn uses_sstc() -> bool {
 }
 
 fn schedule_next() {
-    let deadline = crate::time::now_ticks() + TICK_TICKS.load(Ordering::Relaxed);
+    let index = crate::percpu::current().index;
+    NEXT_TICK[index].store(crate::time::now_ticks() + TICK_TICKS.load(Ordering::Relaxed), Ordering::Relaxed);
+    program(index);
+}
+
+/// Programs this hart's comparator with the earlier of its next tick and
+/// its wake-up.
+fn program(index: usize) {
+    let tick = NEXT_TICK[index].load(Ordering::Relaxed);
+    let deadline = match WAKE_UP[index].load(Ordering::Relaxed) {
+        0 => tick,
+        wake_up => tick.min(wake_up),
+    };
     if uses_sstc() {
         crate::arch::csr::write_stimecmp(deadline);
     } else if let Err(error) = crate::arch::sbi::set_timer(deadline) {
@@ -38,9 +57,28 @@ pub fn start_on_this_hart() {
     crate::arch::csr::enable_interrupt_sources(crate::arch::csr::STI);
 }
 
+/// Makes this hart take a timer interrupt at `deadline` (`time` ticks) at
+/// the latest, without disturbing its periodic tick. Call with interrupts
+/// disabled (the scheduler does, when parking).
+pub fn wake_at(deadline: u64) {
+    let index = crate::percpu::current().index;
+    WAKE_UP[index].store(deadline.max(1), Ordering::Relaxed);
+    program(index);
+}
+
 /// The timer interrupt.
 pub fn handle() {
     let per_cpu = crate::percpu::current();
+    let now = crate::time::now_ticks();
+    let wake_up = &WAKE_UP[per_cpu.index];
+    if wake_up.load(Ordering::Relaxed) <= now {
+        wake_up.store(0, Ordering::Relaxed);
+    }
+    if now < NEXT_TICK[per_cpu.index].load(Ordering::Relaxed) {
+        // Only the wake-up was due: rearm for the tick.
+        program(per_cpu.index);
+        return;
+    }
     per_cpu.timer_ticks.fetch_add(1, Ordering::Relaxed);
     schedule_next();
     let deadline = per_cpu.test_deadline.load(Ordering::Relaxed);

@@ -72,6 +72,12 @@ pub fn handle(frame: &mut TrapFrame) {
             9 => crate::interrupts::handle_external(),
             other => log::warn!("spurious interrupt {other}"),
         }
+        crate::sched::after_interrupt();
+        return;
+    }
+    // A fault in compiled WebAssembly is a trap of that call, not a
+    // kernel fault.
+    if crate::wasm::handle_fault(frame) {
         return;
     }
     let fault = Fault { cause, pc: frame.sepc, address: frame.stval };

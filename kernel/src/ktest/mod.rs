@@ -142,6 +142,14 @@ macro_rules! ktest {
     (fn $name:ident() $body:block) => {
         $crate::ktest!(@register $name, None, $crate::ktest::DEFAULT_TIMEOUT_MS, false, $body);
     };
+    // An async body runs as the root future of `sched::block_on` on the
+    // boot hart's worker (so it can spawn tasks, sleep and join).
+    (#[timeout_ms = $timeout:literal] async fn $name:ident() $body:block) => {
+        $crate::ktest!(@register $name, None, $timeout, false, { $crate::sched::block_on(async move $body) });
+    };
+    (async fn $name:ident() $body:block) => {
+        $crate::ktest!(@register $name, None, $crate::ktest::DEFAULT_TIMEOUT_MS, false, { $crate::sched::block_on(async move $body) });
+    };
     (@register $name:ident, $ignore:expr, $timeout:expr, $self_test:expr, $body:block) => {
         fn $name() $body
         const _: () = {
