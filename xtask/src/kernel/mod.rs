@@ -13,14 +13,18 @@
 //! timeout, an unexpected page fault — with symbolised backtraces.
 //!
 //! The tests run on two machines: the default (Sv48, Sstc, 4 harts,
-//! 512 MiB) and one without Sv48 or Sstc (Sv39, SBI timer, 2 harts,
-//! 256 MiB), so the loader's fallback and the SBI timer path are covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
+//! 512 MiB) with a debug build, and one without Sv48 or Sstc (Sv39, SBI
+//! timer, 2 harts, 256 MiB) with a release build, so the loader's
+//! fallback, the SBI timer path and optimised code are covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
 //! place the kernel at different addresses.
 
 mod boot;
 mod image;
 mod results;
+mod spec;
 mod symbolize;
+
+pub(crate) use spec::test as spec_test;
 
 use crate::suite::SuiteResult;
 use anyhow::{Context as _, Result, bail};
@@ -130,24 +134,29 @@ struct Configuration {
     cpus: u32,
     memory: &'static str,
     qemu_args: &'static [&'static str],
+    /// Whether the kernel and loader are built with `--release`.
+    release: bool,
     /// Texts the kernel's boot log must contain (proves the configuration
     /// took effect).
     expect_in_log: &'static [&'static str],
 }
 
-/// Every test runs on each: the default machine (Sv48, Sstc timer) and one
-/// without Sv48 or Sstc, so the loader's Sv39 fallback and the SBI timer
-/// are exercised too.
+/// Every test runs on each: the default machine (Sv48, Sstc timer) with a
+/// debug build, and one without Sv48 or Sstc with a release build, so the
+/// loader's Sv39 fallback, the SBI timer and optimised code are exercised
+/// too.
 const CONFIGURATIONS: [Configuration; 2] = [
     Configuration {
         name: "sv48-sstc-4harts",
+        release: false,
         cpus: TEST_CPUS,
         memory: TEST_MEMORY,
         qemu_args: &[],
         expect_in_log: &[", Sv48, ", "timer Sstc"],
     },
     Configuration {
-        name: "sv39-sbi-timer-2harts",
+        name: "sv39-sbi-timer-2harts-release",
+        release: true,
         cpus: 2,
         memory: "256M",
         qemu_args: &["-cpu", "rv64,sv48=off,sv57=off,sstc=off"],
@@ -165,11 +174,19 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
     }
     let image = image::build(false, true)?;
     let symbolizer = Symbolizer::new(&image.kernel)?;
+    let release_image = image::build(true, true)?;
+    let release_symbolizer = Symbolizer::new(&release_image.kernel)?;
     let started = Instant::now();
     let mut boots = 0;
     for configuration in &CONFIGURATIONS {
-        println!("--- kernel tests on {} ({} harts, {}) ---", configuration.name, configuration.cpus, configuration.memory);
-        boots += run_configuration(&qemu, &image, &symbolizer, configuration, filter, "", started, &mut result, &mut |_| {})?;
+        let (image, symbolizer) =
+            if configuration.release { (&release_image, &release_symbolizer) } else { (&image, &symbolizer) };
+        let profile = if configuration.release { "release" } else { "debug" };
+        println!(
+            "--- kernel tests on {} ({} harts, {}, {profile} build) ---",
+            configuration.name, configuration.cpus, configuration.memory
+        );
+        boots += run_configuration(&qemu, image, symbolizer, configuration, filter, "", started, &mut result, &mut |_| {})?;
         if result.error.is_some() {
             break;
         }

@@ -6,7 +6,8 @@ use std::path::Path;
 
 /// Symbolises addresses of one kernel ELF.
 pub(crate) struct Symbolizer {
-    loader: addr2line::Loader,
+    /// Boxed: the loader is several KiB, and callers keep more than one.
+    loader: Box<addr2line::Loader>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -26,7 +27,7 @@ pub(crate) fn backtrace_address(line: &str) -> Option<(u64, u64)> {
 impl Symbolizer {
     pub(crate) fn new(elf: &Path) -> Result<Self> {
         let loader = addr2line::Loader::new(elf).map_err(|error| anyhow!("reading {}: {error}", elf.display()))?;
-        Ok(Self { loader })
+        Ok(Self { loader: Box::new(loader) })
     }
 
     /// `function at file:line` lines (inlined frames first) for a return
