@@ -133,13 +133,12 @@ fn cpus() {
 }
 
 fn ps() {
-    let tasks = crate::sched::registry::snapshot();
+    let (tasks, unpolled) = crate::sched::registry::snapshot();
     crate::println!("{:>8}  {:<20} {:<8} {:>10}  hart", "id", "name", "state", "polls");
     for task in &tasks {
-        let hart = task.last_hart().map_or(-1, |index| i64::try_from(index).unwrap_or(-1));
-        crate::println!("{:>8}  {:<20} {:<8} {:>10}  {hart}", task.task_id(), task.name(), task.state().name(), task.polls());
+        crate::println!("{:>8}  {:<20} {:<8} {:>10}  {}", task.number, task.name, task.state.name(), task.polls, task.last_hart);
     }
-    crate::println!("{} tasks", tasks.len());
+    crate::println!("{} tasks, {unpolled} more spawned but not yet polled", tasks.len());
 }
 
 fn peek(text: &str) {

@@ -62,11 +62,7 @@ where
     F::Output: Send + 'static,
 {
     let executor = EXECUTOR.get().ok_or(SpawnError::Shutdown)?;
-    let tracked = registry::Tracked::new(name, future);
-    let info = tracked.info();
-    let join = executor.try_spawn_with(Builder::new().name(name), tracked)?;
-    info.set_task_id(join.id().as_u64());
-    Ok(join)
+    executor.try_spawn_with(Builder::new().name(name), registry::Tracked::new(name, future))
 }
 
 /// Runs this hart's worker loop; returns only if the executor is missing
