@@ -143,6 +143,7 @@ impl<F> Tracked<F> {
     }
 
     /// The task number `ps` shows.
+    #[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests read numbers before spawning"))]
     pub fn number(&self) -> u64 {
         self.entry.number
     }
@@ -162,16 +163,18 @@ impl<F: Future> Future for Tracked<F> {
         if unsafe { *entry.list.get() } == 0 {
             let mut list = LISTS[hart].lock();
             let pointer = ptr::from_ref(entry);
-            // SAFETY: we hold the list's lock, so its links and the old
-            // head's links are ours to write; the entry is pinned (we are
-            // in `poll` of a pinned future) and unlinks itself in `Drop`.
-            unsafe {
-                *entry.links.get() = Links { previous: ptr::null(), next: list.head };
-                if let Some(head) = list.head.as_ref() {
-                    (*head.links.get()).previous = pointer;
-                }
-                *entry.list.get() = hart + 1;
+            // SAFETY: we hold the list's lock, so the entry's links are ours
+            // to write; the entry is pinned (we are in `poll` of a pinned
+            // future) and unlinks itself in `Drop`.
+            unsafe { *entry.links.get() = Links { previous: ptr::null(), next: list.head } };
+            // SAFETY: a listed head is a live entry (entries unlink
+            // themselves under this lock before they are freed).
+            if let Some(head) = unsafe { list.head.as_ref() } {
+                // SAFETY: we hold the lock of the list `head` is in.
+                unsafe { (*head.links.get()).previous = pointer };
             }
+            // SAFETY: `list` is only touched by this poll and by `Drop`.
+            unsafe { *entry.list.get() = hart + 1 };
             list.head = pointer;
             list.len += 1;
             LISTED.fetch_add(1, Ordering::Relaxed);
@@ -198,18 +201,21 @@ impl<F> Drop for Tracked<F> {
             return;
         };
         let mut list = LISTS[index].lock();
-        // SAFETY: the entry is in this list (it was linked under this lock
-        // and only `Drop` unlinks it); its neighbours are live entries of
-        // the same list, whose links we may write under the lock.
-        unsafe {
-            let links = &*entry.links.get();
-            match links.previous.as_ref() {
-                Some(previous) => (*previous.links.get()).next = links.next,
-                None => list.head = links.next,
-            }
-            if let Some(next) = links.next.as_ref() {
-                (*next.links.get()).previous = links.previous;
-            }
+        // SAFETY: the entry is in this list (linked under this lock, and
+        // only `Drop` unlinks it), so we may read its links under the lock.
+        let links = unsafe { &*entry.links.get() };
+        let (previous, next) = (links.previous, links.next);
+        // SAFETY: the neighbours of a listed entry are live entries of the
+        // same list (they unlink themselves under this lock first).
+        match unsafe { previous.as_ref() } {
+            // SAFETY: we hold the lock of the list `previous` is in.
+            Some(previous) => unsafe { (*previous.links.get()).next = next },
+            None => list.head = next,
+        }
+        // SAFETY: as for `previous`.
+        if let Some(next) = unsafe { next.as_ref() } {
+            // SAFETY: we hold the lock of the list `next` is in.
+            unsafe { (*next.links.get()).previous = previous };
         }
         list.len -= 1;
         LISTED.fetch_sub(1, Ordering::Relaxed);

@@ -148,23 +148,22 @@ ktest! {
         // wake-up would leave sleeps to the 10 ms periodic tick (errors
         // spread over 0..10 ms, median ~5 ms). Guest time is host time, so
         // when the host deschedules QEMU's vCPU threads single sleeps are
-        // later: outliers only have to beat the periodic tick plus slack,
-        // and a noisy round is measured again (up to 3 rounds).
+        // later: a round passes when its median is within 2 ms and no sleep
+        // is over 25 ms late, and a noisy round is measured again (up to 3).
         for round in 1..=3 {
             let errors = sleep_errors().await;
             let median = errors[errors.len() / 2];
             let worst = errors[errors.len() - 1];
             crate::println!("sched: round {round}: sleep(10 ms) error over {} sleeps (us, sorted): {errors:?}; median {median} us", errors.len());
             assert!(errors[0] >= 0, "sleep(10 ms) woke {} us early", -errors[0]);
-            assert!(worst <= 25_000, "a sleep(10 ms) woke {worst} us late");
-            if median <= 2000 {
+            if median <= 2000 && worst <= 25_000 {
                 return;
             }
         }
         let lateness: Vec<u64> = (0..harts())
             .map(|index| crate::time::ticks_to_us(park::stats(index).map_or(0, |stats| stats.max_wake_lateness_ticks)))
             .collect();
-        panic!("median sleep(10 ms) error above 2 ms in 3 rounds (harts left timed wfi up to {lateness:?} us late)");
+        panic!("sleep(10 ms): median above 2 ms or an outlier above 25 ms in each of 3 rounds (harts left timed wfi up to {lateness:?} us late)");
     }
 }
 
