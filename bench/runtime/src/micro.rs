@@ -97,7 +97,7 @@ fn peer_call_host(typed: bool) -> Result<f64, String> {
         let ty = FuncType::new(&engine, [ValType::I32], [ValType::I32]);
         linker
             .func_new("h", "f", ty, |_, p: &[Val], r: &mut [Val]| {
-                r[0] = p[0].clone();
+                r[0] = p[0];
                 Ok(())
             })
             .map_err(|e| e.to_string())?;
