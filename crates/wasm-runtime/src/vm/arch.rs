@@ -58,6 +58,11 @@ core::arch::global_asm!(
 
 #[cfg(target_arch = "riscv64")]
 core::arch::global_asm!(
+    // The FP saves need the D extension in the assembler whatever features
+    // the surrounding codegen unit was given (release builds assemble this
+    // without it otherwise).
+    ".option push",
+    ".option arch, +d",
     ".text",
     ".globl hypha_wasm_call_guarded",
     ".p2align 2",
@@ -134,6 +139,7 @@ core::arch::global_asm!(
     "fld fs11, 200(a0)",
     "li a0, 1",
     "ret",
+    ".option pop",
 );
 
 unsafe extern "C" {
