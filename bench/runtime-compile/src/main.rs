@@ -90,7 +90,7 @@ fn main() -> Result<(), String> {
     // rejects (e.g. wasi-nn, GC) are left out and named.
     let mut inputs = Vec::new();
     let mut sized: Vec<(u64, PathBuf)> = paths.into_iter().filter_map(|p| Some((std::fs::metadata(&p).ok()?.len(), p))).collect();
-    sized.sort_by(|a, b| b.0.cmp(&a.0));
+    sized.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
     for (_, path) in sized {
         if inputs.len() == MODULES {
             break;

@@ -263,149 +263,190 @@ pub(crate) fn parse(bytes: &[u8], features: Features) -> Result<(ModuleInfo, Vec
     Ok((info, pending))
 }
 
-#[expect(clippy::large_stack_frames, reason = "one match over every section kind; runs on the compiling thread's stack, to be split before the kernel uses it on small stacks")]
+/// Record one validated payload in `info` (one function per section kind,
+/// each with its own small stack frame).
 fn collect(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<()> {
     match payload {
-        Payload::TypeSection(reader) => {
-            for group in reader {
-                let group = group?;
-                if group.types().len() != 1 {
-                    return Err(Error::Unsupported("GC: recursion groups of several types".into()));
-                }
-                for sub in group.into_types() {
-                    info.types.push(func_type(&sub, info.types.len())?);
-                }
-            }
-        }
-        Payload::ImportSection(reader) => {
-            for import in reader.into_imports() {
-                let import = import?;
-                let ty = match import.ty {
-                    TypeRef::Func(t) => {
-                        info.funcs.push(t);
-                        info.num_imported_funcs += 1;
-                        ImportKind::Func(t)
-                    }
-                    TypeRef::Table(t) => {
-                        let t = table_type(&t)?;
-                        info.tables.push(t);
-                        info.num_imported_tables += 1;
-                        ImportKind::Table(t)
-                    }
-                    TypeRef::Memory(m) => {
-                        let m = memory_type(&m)?;
-                        info.memories.push(m);
-                        info.num_imported_memories += 1;
-                        ImportKind::Memory(m)
-                    }
-                    TypeRef::Global(g) => {
-                        let g = global_type(&g)?;
-                        info.globals.push(g);
-                        info.num_imported_globals += 1;
-                        ImportKind::Global(g)
-                    }
-                    TypeRef::Tag(_) | TypeRef::FuncExact(_) => {
-                        return Err(Error::Unsupported("exception tags / exact function imports".into()));
-                    }
-                };
-                info.imports.push(ImportInfo { module: import.module.to_string(), name: import.name.to_string(), ty });
-            }
-        }
-        Payload::FunctionSection(reader) => {
-            for t in reader {
-                info.funcs.push(t?);
-            }
-        }
-        Payload::TableSection(reader) => {
-            for table in reader {
-                let table = table?;
-                info.tables.push(table_type(&table.ty)?);
-                info.table_inits.push(match table.init {
-                    wasmparser::TableInit::RefNull => None,
-                    wasmparser::TableInit::Expr(e) => Some(ConstExpr::parse(&e)?),
-                });
-            }
-        }
-        Payload::MemorySection(reader) => {
-            for m in reader {
-                info.memories.push(memory_type(&m?)?);
-            }
-        }
-        Payload::GlobalSection(reader) => {
-            for g in reader {
-                let g = g?;
-                info.globals.push(global_type(&g.ty)?);
-                info.global_inits.push(ConstExpr::parse(&g.init_expr)?);
-            }
-        }
-        Payload::ExportSection(reader) => {
-            for e in reader {
-                let e = e?;
-                let index = match e.kind {
-                    wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => EntityIndex::Func(e.index),
-                    wasmparser::ExternalKind::Table => EntityIndex::Table(e.index),
-                    wasmparser::ExternalKind::Memory => EntityIndex::Memory(e.index),
-                    wasmparser::ExternalKind::Global => EntityIndex::Global(e.index),
-                    wasmparser::ExternalKind::Tag => return Err(Error::Unsupported("exception tags".into())),
-                };
-                info.exports.push((e.name.to_string(), index));
-            }
-        }
+        Payload::TypeSection(reader) => collect_type(info, reader)?,
+        Payload::ImportSection(reader) => collect_import(info, reader)?,
+        Payload::FunctionSection(reader) => collect_function(info, reader)?,
+        Payload::TableSection(reader) => collect_table(info, reader)?,
+        Payload::MemorySection(reader) => collect_memory(info, reader)?,
+        Payload::GlobalSection(reader) => collect_global(info, reader)?,
+        Payload::ExportSection(reader) => collect_export(info, reader)?,
         Payload::StartSection { func, .. } => info.start = Some(func),
-        Payload::ElementSection(reader) => {
-            for e in reader {
-                let e = e?;
-                let mode = match e.kind {
-                    ElementKind::Passive => SegmentMode::Passive,
-                    ElementKind::Declared => SegmentMode::Declared,
-                    ElementKind::Active { table_index, offset_expr } => {
-                        SegmentMode::Active { index: table_index.unwrap_or(0), offset: ConstExpr::parse(&offset_expr)? }
-                    }
-                };
-                let mut items = Vec::new();
-                match e.items {
-                    ElementItems::Functions(r) => {
-                        for f in r {
-                            items.push(ConstExpr(Box::new([ConstOp::RefFunc(f?)])));
-                        }
-                    }
-                    ElementItems::Expressions(_, r) => {
-                        for expr in r {
-                            items.push(ConstExpr::parse(&expr?)?);
-                        }
-                    }
-                }
-                info.elements.push(ElementSegment { mode, items });
-            }
-        }
-        Payload::DataSection(reader) => {
-            for d in reader {
-                let d = d?;
-                let mode = match d.kind {
-                    wasmparser::DataKind::Passive => SegmentMode::Passive,
-                    wasmparser::DataKind::Active { memory_index, offset_expr } => {
-                        SegmentMode::Active { index: memory_index, offset: ConstExpr::parse(&offset_expr)? }
-                    }
-                };
-                info.data.push(DataSegment { mode, bytes: d.data.into() });
-            }
-        }
-        Payload::CustomSection(reader) => {
-            if let KnownCustom::Name(names) = reader.as_known() {
-                // A malformed name section is not an invalid module: keep
-                // whatever parsed.
-                for name in names.into_iter().flatten() {
-                    if let Name::Function(map) = name {
-                        for naming in map.into_iter().flatten() {
-                            info.func_names.insert(naming.index, naming.name.to_string());
-                        }
-                    }
-                }
-            }
-            info.custom_sections.push((reader.name().to_string(), reader.data().into()));
-        }
+        Payload::ElementSection(reader) => collect_element(info, reader)?,
+        Payload::DataSection(reader) => collect_data(info, reader)?,
+        Payload::CustomSection(reader) => collect_custom(info, reader)?,
         Payload::TagSection(_) => return Err(Error::Unsupported("exception handling".into())),
         _ => {}
     }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_type(info: &mut ModuleInfo, reader: wasmparser::TypeSectionReader<'_>) -> Result<()> {
+    for group in reader {
+        let group = group?;
+        if group.types().len() != 1 {
+            return Err(Error::Unsupported("GC: recursion groups of several types".into()));
+        }
+        for sub in group.into_types() {
+            info.types.push(func_type(&sub, info.types.len())?);
+        }
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_import(info: &mut ModuleInfo, reader: wasmparser::ImportSectionReader<'_>) -> Result<()> {
+    for import in reader.into_imports() {
+        let import = import?;
+        let ty = match import.ty {
+            TypeRef::Func(t) => {
+                info.funcs.push(t);
+                info.num_imported_funcs += 1;
+                ImportKind::Func(t)
+            }
+            TypeRef::Table(t) => {
+                let t = table_type(&t)?;
+                info.tables.push(t);
+                info.num_imported_tables += 1;
+                ImportKind::Table(t)
+            }
+            TypeRef::Memory(m) => {
+                let m = memory_type(&m)?;
+                info.memories.push(m);
+                info.num_imported_memories += 1;
+                ImportKind::Memory(m)
+            }
+            TypeRef::Global(g) => {
+                let g = global_type(&g)?;
+                info.globals.push(g);
+                info.num_imported_globals += 1;
+                ImportKind::Global(g)
+            }
+            TypeRef::Tag(_) | TypeRef::FuncExact(_) => {
+                return Err(Error::Unsupported("exception tags / exact function imports".into()));
+            }
+        };
+        info.imports.push(ImportInfo { module: import.module.to_string(), name: import.name.to_string(), ty });
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_function(info: &mut ModuleInfo, reader: wasmparser::FunctionSectionReader<'_>) -> Result<()> {
+    for t in reader {
+        info.funcs.push(t?);
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_table(info: &mut ModuleInfo, reader: wasmparser::TableSectionReader<'_>) -> Result<()> {
+    for table in reader {
+        let table = table?;
+        info.tables.push(table_type(&table.ty)?);
+        info.table_inits.push(match table.init {
+            wasmparser::TableInit::RefNull => None,
+            wasmparser::TableInit::Expr(e) => Some(ConstExpr::parse(&e)?),
+        });
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_memory(info: &mut ModuleInfo, reader: wasmparser::MemorySectionReader<'_>) -> Result<()> {
+    for m in reader {
+        info.memories.push(memory_type(&m?)?);
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_global(info: &mut ModuleInfo, reader: wasmparser::GlobalSectionReader<'_>) -> Result<()> {
+    for g in reader {
+        let g = g?;
+        info.globals.push(global_type(&g.ty)?);
+        info.global_inits.push(ConstExpr::parse(&g.init_expr)?);
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_export(info: &mut ModuleInfo, reader: wasmparser::ExportSectionReader<'_>) -> Result<()> {
+    for e in reader {
+        let e = e?;
+        let index = match e.kind {
+            wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => EntityIndex::Func(e.index),
+            wasmparser::ExternalKind::Table => EntityIndex::Table(e.index),
+            wasmparser::ExternalKind::Memory => EntityIndex::Memory(e.index),
+            wasmparser::ExternalKind::Global => EntityIndex::Global(e.index),
+            wasmparser::ExternalKind::Tag => return Err(Error::Unsupported("exception tags".into())),
+        };
+        info.exports.push((e.name.to_string(), index));
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_element(info: &mut ModuleInfo, reader: wasmparser::ElementSectionReader<'_>) -> Result<()> {
+    for e in reader {
+        let e = e?;
+        let mode = match e.kind {
+            ElementKind::Passive => SegmentMode::Passive,
+            ElementKind::Declared => SegmentMode::Declared,
+            ElementKind::Active { table_index, offset_expr } => {
+                SegmentMode::Active { index: table_index.unwrap_or(0), offset: ConstExpr::parse(&offset_expr)? }
+            }
+        };
+        let mut items = Vec::new();
+        match e.items {
+            ElementItems::Functions(r) => {
+                for f in r {
+                    items.push(ConstExpr(Box::new([ConstOp::RefFunc(f?)])));
+                }
+            }
+            ElementItems::Expressions(_, r) => {
+                for expr in r {
+                    items.push(ConstExpr::parse(&expr?)?);
+                }
+            }
+        }
+        info.elements.push(ElementSegment { mode, items });
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_data(info: &mut ModuleInfo, reader: wasmparser::DataSectionReader<'_>) -> Result<()> {
+    for d in reader {
+        let d = d?;
+        let mode = match d.kind {
+            wasmparser::DataKind::Passive => SegmentMode::Passive,
+            wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                SegmentMode::Active { index: memory_index, offset: ConstExpr::parse(&offset_expr)? }
+            }
+        };
+        info.data.push(DataSegment { mode, bytes: d.data.into() });
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn collect_custom(info: &mut ModuleInfo, reader: wasmparser::CustomSectionReader<'_>) -> Result<()> {
+    if let KnownCustom::Name(names) = reader.as_known() {
+        // A malformed name section is not an invalid module: keep
+        // whatever parsed.
+        for name in names.into_iter().flatten() {
+            if let Name::Function(map) = name {
+                for naming in map.into_iter().flatten() {
+                    info.func_names.insert(naming.index, naming.name.to_string());
+                }
+            }
+        }
+    }
+    info.custom_sections.push((reader.name().to_string(), reader.data().into()));
     Ok(())
 }

@@ -185,9 +185,15 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().vconst(ty, c)
     }
 
-    #[expect(clippy::too_many_lines, reason = "one arm per SIMD operator")]
-    #[expect(clippy::large_stack_frames, reason = "one giant operator match; splitting it per lane shape is planned before the kernel compiles on small stacks")]
+    /// Lower `op` if it is one of this group's operators; `Ok(false)` if not.
+    /// (Split in parts with separate stack frames: the kernel compiles on
+    /// small stacks.)
     pub(super) fn simd_op(&mut self, op: &Operator<'_>) -> Result<bool> {
+        Ok(self.simd_op_0(op)? || self.simd_op_1(op)? || self.simd_op_2(op)? || self.simd_op_3(op)? || self.simd_op_4(op)? || self.simd_op_5(op)? || self.simd_op_6(op)? || self.simd_op_7(op)?)
+    }
+
+    #[inline(never)]
+    fn simd_op_0(&mut self, op: &Operator<'_>) -> Result<bool> {
         use Operator as O;
         let fl = Self::heap_flags();
         match op {
@@ -234,6 +240,15 @@ impl FuncTranslator<'_, '_> {
                 let r = self.b.ins().shuffle(a, b, mask);
                 self.pushv(r);
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_1(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::I8x16Swizzle => self.vbinop(I8X16, |t, a, b| t.b.ins().swizzle(a, b))?,
             O::I8x16Splat => self.splat(I8X16, I8)?,
             O::I16x8Splat => self.splat(I16X8, I16)?,
@@ -268,6 +283,15 @@ impl FuncTranslator<'_, '_> {
             O::I8x16GeU => self.vicmp(I8X16, IntCC::UnsignedGreaterThanOrEqual)?,
             O::I16x8Eq => self.vicmp(I16X8, IntCC::Equal)?,
             O::I16x8Ne => self.vicmp(I16X8, IntCC::NotEqual)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_2(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::I16x8LtS => self.vicmp(I16X8, IntCC::SignedLessThan)?,
             O::I16x8LtU => self.vicmp(I16X8, IntCC::UnsignedLessThan)?,
             O::I16x8GtS => self.vicmp(I16X8, IntCC::SignedGreaterThan)?,
@@ -307,6 +331,15 @@ impl FuncTranslator<'_, '_> {
 
             O::V128Not => self.vunop(I8X16, |t, a| t.b.ins().bnot(a))?,
             O::V128And => self.vbinop(I8X16, |t, a, b| t.b.ins().band(a, b))?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_3(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::V128AndNot => self.vbinop(I8X16, |t, a, b| t.b.ins().band_not(a, b))?,
             O::V128Or => self.vbinop(I8X16, |t, a, b| t.b.ins().bor(a, b))?,
             O::V128Xor => self.vbinop(I8X16, |t, a, b| t.b.ins().bxor(a, b))?,
@@ -345,6 +378,15 @@ impl FuncTranslator<'_, '_> {
             O::I8x16NarrowI16x8U => self.vbinop(I16X8, |t, a, b| t.b.ins().unarrow(a, b))?,
             O::I16x8NarrowI32x4S => self.vbinop(I32X4, |t, a, b| t.b.ins().snarrow(a, b))?,
             O::I16x8NarrowI32x4U => self.vbinop(I32X4, |t, a, b| t.b.ins().unarrow(a, b))?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_4(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::I8x16Shl => self.vshift(I8X16, |t, a, b| t.b.ins().ishl(a, b))?,
             O::I16x8Shl => self.vshift(I16X8, |t, a, b| t.b.ins().ishl(a, b))?,
             O::I32x4Shl => self.vshift(I32X4, |t, a, b| t.b.ins().ishl(a, b))?,
@@ -384,6 +426,15 @@ impl FuncTranslator<'_, '_> {
             O::I16x8MinU => self.vbinop(I16X8, |t, a, b| t.b.ins().umin(a, b))?,
             O::I16x8MaxS => self.vbinop(I16X8, |t, a, b| t.b.ins().smax(a, b))?,
             O::I16x8MaxU => self.vbinop(I16X8, |t, a, b| t.b.ins().umax(a, b))?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_5(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::I32x4MinS => self.vbinop(I32X4, |t, a, b| t.b.ins().smin(a, b))?,
             O::I32x4MinU => self.vbinop(I32X4, |t, a, b| t.b.ins().umin(a, b))?,
             O::I32x4MaxS => self.vbinop(I32X4, |t, a, b| t.b.ins().smax(a, b))?,
@@ -429,6 +480,15 @@ impl FuncTranslator<'_, '_> {
                 t.b.ins().iadd_pairwise(lo, hi)
             })?,
 
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_6(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::F32x4Ceil => self.vunop(F32X4, |t, a| t.b.ins().ceil(a))?,
             O::F64x2Ceil => self.vunop(F64X2, |t, a| t.b.ins().ceil(a))?,
             O::F32x4Floor => self.vunop(F32X4, |t, a| t.b.ins().floor(a))?,
@@ -463,6 +523,15 @@ impl FuncTranslator<'_, '_> {
                     t.b.ins().bitselect(m, b, a)
                 })?;
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn simd_op_7(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match op {
             O::F32x4PMax | O::F64x2PMax => {
                 let ty = if matches!(op, O::F32x4PMax) { F32X4 } else { F64X2 };
                 self.vbinop(ty, |t, a, b| {

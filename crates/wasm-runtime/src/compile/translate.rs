@@ -631,11 +631,17 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         })
     }
 
-    #[expect(clippy::too_many_lines, reason = "one arm per scalar operator")]
-    #[expect(clippy::large_stack_frames, reason = "one giant operator match; to be split before the kernel compiles on small stacks")]
+    /// Lower `op` if it is one of this group's operators; `Ok(false)` if not.
+    /// (Split in parts with separate stack frames: the kernel compiles on
+    /// small stacks.)
     fn scalar_op(&mut self, op: &Operator<'_>) -> Result<bool> {
+        Ok(self.scalar_op_0(op)? || self.scalar_op_1(op)? || self.scalar_op_2(op)?)
+    }
+
+    #[inline(never)]
+    fn scalar_op_0(&mut self, op: &Operator<'_>) -> Result<bool> {
         use Operator as O;
-        use types::{F32, F64, I32, I64};
+        use types::{I32, I64};
         match *op {
             O::Drop => {
                 self.pop()?;
@@ -676,6 +682,15 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let v = self.b.ins().f64const(Ieee64::with_bits(value.bits()));
                 self.push(v);
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn scalar_op_1(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        match *op {
             O::I32Eqz | O::I64Eqz => self.unop(|t, a| {
                 let c = t.b.ins().icmp_imm_u(IntCC::Equal, a, 0);
                 t.bool_to_i32(c)
@@ -715,6 +730,16 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             O::I32Rotl | O::I64Rotl => self.binop(|t, a, b| t.b.ins().rotl(a, b))?,
             O::I32Rotr | O::I64Rotr => self.binop(|t, a, b| t.b.ins().rotr(a, b))?,
             O::F32Abs | O::F64Abs => self.unop(|t, a| t.b.ins().fabs(a))?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    #[inline(never)]
+    fn scalar_op_2(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator as O;
+        use types::{F32, F64, I32, I64};
+        match *op {
             O::F32Neg | O::F64Neg => self.unop(|t, a| t.b.ins().fneg(a))?,
             O::F32Ceil | O::F64Ceil => self.unop(|t, a| t.b.ins().ceil(a))?,
             O::F32Floor | O::F64Floor => self.unop(|t, a| t.b.ins().floor(a))?,
