@@ -35,6 +35,7 @@ mod sync;
 mod time;
 mod timer;
 mod trap;
+mod wasm;
 
 #[cfg(feature = "ktest")]
 mod tests;
@@ -169,6 +170,10 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     }
     println!("boot: {up} harts online after {} us", time::ticks_to_us(time::now_ticks() - entry_ticks));
 
+    #[cfg(feature = "ktest")]
+    if bootargs::has(platform.bootargs, "wasm.spec") {
+        wasm::spec::run(platform.bootargs)
+    }
     if bootargs::has(platform.bootargs, "ktest") {
         ktest::run(platform.bootargs)
     }

@@ -21,8 +21,10 @@
 mod boot;
 mod image;
 mod results;
+mod spec;
 mod symbolize;
 
+pub(crate) use spec::test as spec_test;
 
 use crate::suite::SuiteResult;
 use anyhow::{Context as _, Result, bail};

@@ -93,3 +93,34 @@ pub fn flush_tlb() {
     // SAFETY: a TLB flush only makes later accesses re-walk the tables.
     unsafe { core::arch::asm!("sfence.vma", options(nostack)) };
 }
+
+/// Makes this hart's instruction fetch see every store made before it
+/// (after new code was written).
+#[inline]
+pub fn fence_i() {
+    // SAFETY: `fence.i` only orders instruction fetch after earlier stores.
+    unsafe { core::arch::asm!("fence.i", options(nostack)) };
+}
+
+/// Sets `sstatus.VS` to Initial (if it is Off) so this hart may execute
+/// vector instructions (compiled WebAssembly SIMD uses the V extension).
+/// Returns whether the field took the value (a hart without V keeps VS
+/// hard-wired to Off).
+pub fn enable_vector() -> bool {
+    const VS_MASK: usize = 3 << 9;
+    const VS_INITIAL: usize = 1 << 9;
+    let sstatus: usize;
+    // SAFETY: setting VS only changes whether vector instructions trap; no
+    // vector state is live in the kernel's own code.
+    unsafe {
+        core::arch::asm!("csrr {0}, sstatus", out(reg) sstatus, options(nomem, nostack));
+    }
+    if sstatus & VS_MASK == 0 {
+        // SAFETY: as above.
+        unsafe { core::arch::asm!("csrs sstatus, {0}", in(reg) VS_INITIAL, options(nomem, nostack)) };
+    }
+    let after: usize;
+    // SAFETY: reading sstatus has no side effects.
+    unsafe { core::arch::asm!("csrr {0}, sstatus", out(reg) after, options(nomem, nostack)) };
+    after & VS_MASK != 0
+}

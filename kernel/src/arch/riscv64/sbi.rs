@@ -8,6 +8,7 @@ const EXTENSION_TIMER: usize = 0x5449_4D45;
 const EXTENSION_IPI: usize = 0x0073_5049;
 const EXTENSION_SYSTEM_RESET: usize = 0x5352_5354;
 const EXTENSION_DEBUG_CONSOLE: usize = 0x4442_434E;
+const EXTENSION_REMOTE_FENCE: usize = 0x5246_4E43;
 
 fn call(extension: usize, function: usize, arg0: usize, arg1: usize) -> Result<usize, SbiError> {
     let error: usize;
@@ -45,6 +46,16 @@ pub fn set_timer(deadline: u64) -> Result<(), SbiError> {
 /// The firmware's error, e.g. an invalid hart id.
 pub fn send_ipi(mask: usize, base: usize) -> Result<(), SbiError> {
     call(EXTENSION_IPI, 0, mask, base).map(|_| ())
+}
+
+/// Executes `fence.i` on the harts in `mask` (bit `n` = hart `base + n`;
+/// `base` = `usize::MAX` means every hart).
+///
+/// # Errors
+///
+/// The firmware's error, e.g. no RFENCE extension.
+pub fn remote_fence_i(mask: usize, base: usize) -> Result<(), SbiError> {
+    call(EXTENSION_REMOTE_FENCE, 0, mask, base).map(|_| ())
 }
 
 /// System reset: shut down, reporting failure or not. Returns only if the

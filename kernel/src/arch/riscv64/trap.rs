@@ -49,6 +49,8 @@ pub struct TrapFrame {
 pub mod register {
     /// First argument / return value.
     pub const A0: usize = 10;
+    /// Frame pointer (`s0`).
+    pub const S0: usize = 8;
 }
 
 /// `scause` bit 63: the trap is an interrupt.

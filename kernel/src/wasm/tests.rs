@@ -1,0 +1,1 @@
+//! In-kernel tests of the WebAssembly platform.
