@@ -101,6 +101,10 @@ fn host_triple() -> Triple {
 /// x86-64 features to enable: detected on the host, a conservative
 /// SSE4.2 baseline for cross compilation.
 fn x86_features(host: bool) -> Vec<&'static str> {
+    #[cfg_attr(
+        not(all(feature = "std", target_arch = "x86_64")),
+        expect(unused_mut, reason = "host feature detection (which extends the list) needs std on x86-64")
+    )]
     let mut v = alloc::vec!["has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popcnt"];
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if host {
