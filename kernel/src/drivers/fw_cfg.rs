@@ -87,6 +87,7 @@ impl FwCfg {
         let request = physical((&raw const access).addr())?;
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         let register = core::ptr::with_exposed_provenance_mut::<u32>(self.base + 16);
+        let register_low = core::ptr::with_exposed_provenance_mut::<u32>(self.base + 20);
         // Request addresses are u64; the halves are written big-endian,
         // high first (the low write starts the transfer).
         let high = u32::try_from(request >> 32).map_err(|_| FwCfgError::Dma)?;
@@ -95,10 +96,9 @@ impl FwCfg {
         // mapped through the physical map); `access` lives on this stack
         // until the device has finished with it (it completes the
         // transfer synchronously, and we poll `control` below).
-        unsafe {
-            register.write_volatile(high.to_be());
-            register.add(1).write_volatile(low.to_be());
-        }
+        unsafe { register.write_volatile(high.to_be()) };
+        // SAFETY: as above; the low half is the next 32-bit register.
+        unsafe { register_low.write_volatile(low.to_be()) };
         loop {
             // SAFETY: reading our own request back; the device wrote it.
             let status = u32::from_be(unsafe { (&raw const access.control).read_volatile() });
