@@ -1,7 +1,6 @@
 //! Libcalls: runtime functions compiled code calls through the vmctx
 //! libcall table (see `layout::Libcall` for the calling convention).
 
-#![expect(clippy::cast_possible_truncation, reason = "libcall arguments are u64 carriers of u32 wasm indices and lengths; usize is 64 bits on every supported target (asserted below)")]
 #![expect(clippy::multiple_unsafe_ops_per_block, reason = "each block reads the vmctx slots of one live instance; the shared invariant is stated at `context`")]
 
 use crate::trap::{Trap, TrapCode};
@@ -53,6 +52,12 @@ fn trap(core: &mut StoreCore, code: TrapCode) -> u64 {
     1
 }
 
+/// A libcall's u64 carrier of a wasm index or a raw reference, as `usize`
+/// (lossless: 64-bit targets only, asserted above).
+fn idx(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 fn range(start: u64, len: u64, bound: u64) -> Option<(usize, usize)> {
     let end = start.checked_add(len)?;
     if end > bound {
@@ -65,7 +70,7 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u64, delta: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    let index = unsafe { (&(*inst).memories)[mem as usize] };
+    let index = unsafe { (&(*inst).memories)[idx(mem)] };
     match core.memories[index].grow(delta) {
         Some(old) => old,
         None => u64::from(u32::MAX),
@@ -76,7 +81,7 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u64, src_mem: u64, dst
     // SAFETY: called by compiled code with its own vmctx.
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    let (d, s) = unsafe { ((&(*inst).memories)[dst_mem as usize], (&(*inst).memories)[src_mem as usize]) };
+    let (d, s) = unsafe { ((&(*inst).memories)[idx(dst_mem)], (&(*inst).memories)[idx(src_mem)]) };
     let dlen = core.memories[d].len_bytes() as u64;
     let slen = core.memories[s].len_bytes() as u64;
     let (Some((ds, de)), Some((ss, se))) = (range(dst, len, dlen), range(src, len, slen)) else {
@@ -98,7 +103,7 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u64, dst: u64, value: u64,
     // SAFETY: called by compiled code with its own vmctx.
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    let m = unsafe { (&(*inst).memories)[mem as usize] };
+    let m = unsafe { (&(*inst).memories)[idx(mem)] };
     let Some((s, e)) = range(dst, len, core.memories[m].len_bytes() as u64) else {
         return trap(core, TrapCode::MemoryOutOfBounds);
     };
@@ -111,9 +116,9 @@ unsafe extern "C" fn memory_init(vmctx: *mut u8, mem: u64, data: u64, dst: u64, 
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store and is not mutated elsewhere meanwhile.
     let inst = unsafe { &*inst };
-    let m = inst.memories[mem as usize];
-    let seg = &inst.module.info().data[data as usize];
-    let seg_len = if inst.data_dropped[data as usize] { 0 } else { seg.bytes.len() as u64 };
+    let m = inst.memories[idx(mem)];
+    let seg = &inst.module.info().data[idx(data)];
+    let seg_len = if inst.data_dropped[idx(data)] { 0 } else { seg.bytes.len() as u64 };
     let (Some((ds, de)), Some((ss, se))) =
         (range(dst, len, core.memories[m].len_bytes() as u64), range(src, len, seg_len))
     else {
@@ -127,7 +132,7 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    unsafe { (&mut (*inst).data_dropped)[data as usize] = true };
+    unsafe { (&mut (*inst).data_dropped)[idx(data)] = true };
     0
 }
 
@@ -135,8 +140,8 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u64, init: u64, delta: u6
     // SAFETY: called by compiled code with its own vmctx.
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    let t = unsafe { (&(*inst).tables)[table as usize] };
-    match core.tables[t].grow(delta, init as usize) {
+    let t = unsafe { (&(*inst).tables)[idx(table)] };
+    match core.tables[t].grow(delta, idx(init)) {
         Some(old) => old,
         None => u64::from(u32::MAX),
     }
@@ -146,7 +151,7 @@ unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_t: u64, src_t: u64, dst: u64
     // SAFETY: called by compiled code with its own vmctx.
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    let (d, s) = unsafe { ((&(*inst).tables)[dst_t as usize], (&(*inst).tables)[src_t as usize]) };
+    let (d, s) = unsafe { ((&(*inst).tables)[idx(dst_t)], (&(*inst).tables)[idx(src_t)]) };
     let (Some((ds, de)), Some((ss, se))) = (range(dst, len, core.tables[d].len()), range(src, len, core.tables[s].len()))
     else {
         return trap(core, TrapCode::TableOutOfBounds);
@@ -164,11 +169,11 @@ unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u64, dst: u64, value: u64
     // SAFETY: called by compiled code with its own vmctx.
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    let t = unsafe { (&(*inst).tables)[table as usize] };
+    let t = unsafe { (&(*inst).tables)[idx(table)] };
     let Some((s, e)) = range(dst, len, core.tables[t].len()) else {
         return trap(core, TrapCode::TableOutOfBounds);
     };
-    core.tables[t].elements_mut()[s..e].fill(value as usize);
+    core.tables[t].elements_mut()[s..e].fill(idx(value));
     0
 }
 
@@ -177,8 +182,8 @@ unsafe extern "C" fn table_init(vmctx: *mut u8, table: u64, elem: u64, dst: u64,
     let (core, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
     let inst = unsafe { &*inst };
-    let t = inst.tables[table as usize];
-    let items: &[usize] = inst.elems[elem as usize].as_deref().unwrap_or(&[]);
+    let t = inst.tables[idx(table)];
+    let items: &[usize] = inst.elems[idx(elem)].as_deref().unwrap_or(&[]);
     let (Some((ds, de)), Some((ss, se))) = (range(dst, len, core.tables[t].len()), range(src, len, items.len() as u64))
     else {
         return trap(core, TrapCode::TableOutOfBounds);
@@ -191,7 +196,7 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u64) -> u64 {
     // SAFETY: called by compiled code with its own vmctx.
     let (_, inst) = unsafe { context(vmctx) };
     // SAFETY: the instance lives in the store.
-    unsafe { (&mut (*inst).elems)[elem as usize] = None };
+    unsafe { (&mut (*inst).elems)[idx(elem)] = None };
     0
 }
 
