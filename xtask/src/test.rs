@@ -24,7 +24,7 @@ pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
     command.args(filter);
     results.push(runner_suite("wasi[host]", "wasi", &mut command)?);
     results.push(crate::kernel::test(filter)?);
-    results.push(crate::kernel::spec_test(filter)?);
+    results.extend(crate::kernel::spec_test(filter)?);
 
     println!();
     println!("=== summary ({:.0} s) ===", started.elapsed().as_secs_f64());
