@@ -50,6 +50,17 @@ struct Function<'a> {
 
 /// `types`: (params, results); `memory`: (minimum, maximum) pages.
 fn module(types: &[(&[u8], &[u8])], functions: &[Function<'_>], memory: Option<(u32, Option<u32>)>) -> Vec<u8> {
+    module_importing(types, None, functions, memory)
+}
+
+/// As [`module`], with function 0 imported as `env.host` of type `import`
+/// (the defined functions follow it in the index space).
+fn module_importing(
+    types: &[(&[u8], &[u8])],
+    import: Option<u32>,
+    functions: &[Function<'_>],
+    memory: Option<(u32, Option<u32>)>,
+) -> Vec<u8> {
     let mut out = b"\0asm\x01\0\0\0".to_vec();
     let types: Vec<Vec<u8>> = types
         .iter()
@@ -63,6 +74,16 @@ fn module(types: &[(&[u8], &[u8])], functions: &[Function<'_>], memory: Option<(
         })
         .collect();
     section(&mut out, 1, &types);
+    if let Some(ty) = import {
+        let mut i = alloc::vec![3];
+        i.extend_from_slice(b"env");
+        i.push(4);
+        i.extend_from_slice(b"host");
+        i.push(0);
+        leb(&mut i, ty);
+        section(&mut out, 2, &[i]);
+    }
+    let first = u32::from(import.is_some());
     let indices: Vec<Vec<u8>> = functions
         .iter()
         .map(|f| {
@@ -95,7 +116,7 @@ fn module(types: &[(&[u8], &[u8])], functions: &[Function<'_>], memory: Option<(
             leb(&mut e, u32::try_from(f.export.len()).unwrap_or(0));
             e.extend_from_slice(f.export.as_bytes());
             e.push(0);
-            leb(&mut e, u32::try_from(index).unwrap_or(0));
+            leb(&mut e, first + u32::try_from(index).unwrap_or(0));
             e
         })
         .collect();
@@ -248,6 +269,38 @@ crate::ktest! {
             assert_eq!(grow.call(&mut store, 1).expect("grow past the maximum"), -1);
             assert_eq!(load.call(&mut store, 3 * 65536 - 4).expect("last word"), 0);
             assert_eq!(trap_code(load.call(&mut store, 3 * 65536)), TrapCode::MemoryOutOfBounds);
+        });
+    }
+}
+
+crate::ktest! {
+    fn a_kernel_fault_during_a_wasm_call_is_not_a_wasm_trap() {
+        use core::sync::atomic::{AtomicBool, Ordering};
+        static CAUGHT: AtomicBool = AtomicBool::new(false);
+        big(|| {
+            // (import "env" "host" (func)) (func (export "run") call 0)
+            let bytes = module_importing(&[(&[], &[])], Some(0), &[Function { ty: 0, code: &[0x10, 0], export: "run" }], None);
+            let engine = super::new_engine(None).expect("engine");
+            let module = Module::new(&engine, &bytes).expect("module compiles");
+            let mut store = Store::new(&engine, ());
+            let host = hypha_wasm::Func::new(&mut store, hypha_wasm::FuncType::new([], []), |_, _, _| {
+                // Kernel code (not compiled wasm) faults while this hart
+                // has a wasm activation: the wasm hook must leave it to
+                // the kernel (here: the recovery point).
+                let fault = crate::trap::catch_fault(|| {
+                    let address = core::ptr::with_exposed_provenance::<u64>(0x1000);
+                    // SAFETY: deliberately reads an unmapped lower-half
+                    // address; the fault is caught by `catch_fault`.
+                    let _ = unsafe { address.read_volatile() };
+                });
+                CAUGHT.store(fault.is_err(), Ordering::Release);
+                Ok(())
+            })
+            .expect("host function");
+            let instance = Instance::new(&mut store, &module, &[host.into()]).expect("instance");
+            let run = instance.get_typed_func::<(), (), _>(&mut store, "run").expect("run");
+            run.call(&mut store, ()).expect("the call returns normally, not as a trap");
+            assert!(CAUGHT.load(Ordering::Acquire), "the kernel's recovery point saw the fault");
         });
     }
 }
