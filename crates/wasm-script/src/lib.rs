@@ -23,4 +23,4 @@ pub mod format;
 pub mod run;
 
 pub use format::{Action, Command, CommandKind, DecodeError, Expected, File, FloatPattern, Script, V128Pattern, Value};
-pub use run::{FileResult, matches, run_file, suite_features};
+pub use run::{FileResult, matches, run_file, spectest, suite_features};

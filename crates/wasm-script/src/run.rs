@@ -35,8 +35,13 @@ struct Runner {
     current: Option<Instance>,
 }
 
-/// The `spectest` module every spec file may import from.
-fn spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(), Error> {
+/// Defines the `spectest` module every spec file may import from (the
+/// host runner `hypha-wasm-spec` uses the same definitions).
+///
+/// # Errors
+///
+/// When the store refuses to create one of its globals, table or memory.
+pub fn spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(), Error> {
     let prints: [(&str, &[ValType]); 7] = [
         ("print", &[]),
         ("print_i32", &[ValType::I32]),

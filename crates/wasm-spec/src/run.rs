@@ -2,10 +2,7 @@
 
 use std::collections::HashMap;
 
-use hypha_wasm::{
-    Engine, Error, Func, FuncType, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, RefType,
-    Store, Table, TableType, TrapCode, Val, ValType,
-};
+use hypha_wasm::{Engine, Error, Instance, Linker, Module, Store, TrapCode, Val};
 use wast::core::WastRetCore;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
@@ -36,37 +33,6 @@ struct Runner {
     current: Option<Instance>,
 }
 
-fn spectest(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(), Error> {
-    let prints: [(&str, &[ValType]); 7] = [
-        ("print", &[]),
-        ("print_i32", &[ValType::I32]),
-        ("print_i64", &[ValType::I64]),
-        ("print_f32", &[ValType::F32]),
-        ("print_f64", &[ValType::F64]),
-        ("print_i32_f32", &[ValType::I32, ValType::F32]),
-        ("print_f64_f64", &[ValType::F64, ValType::F64]),
-    ];
-    for (name, params) in prints {
-        let f = Func::new(store, FuncType::new(params.iter().copied(), []), |_, _, _| Ok(()))?;
-        linker.define("spectest", name, f);
-    }
-    let globals = [
-        ("global_i32", ValType::I32, Val::I32(666)),
-        ("global_i64", ValType::I64, Val::I64(666)),
-        ("global_f32", ValType::F32, Val::F32(666.6f32.to_bits())),
-        ("global_f64", ValType::F64, Val::F64(666.6f64.to_bits())),
-    ];
-    for (name, ty, v) in globals {
-        let g = Global::new(store, GlobalType { content: ty, mutable: false }, v)?;
-        linker.define("spectest", name, g);
-    }
-    let table = Table::new(store, TableType { element: RefType::FUNCREF, minimum: 10, maximum: Some(20) }, Val::FuncRef(None))?;
-    linker.define("spectest", "table", table);
-    let memory = Memory::new(store, MemoryType { minimum: 1, maximum: Some(2) })?;
-    linker.define("spectest", "memory", memory);
-    Ok(())
-}
-
 impl Runner {
     fn new(engine: &Engine) -> Result<Self, Error> {
         let mut store = Store::new(engine, ());
@@ -74,7 +40,7 @@ impl Runner {
             store.set_fuel(1 << 60)?;
         }
         let mut linker = Linker::new();
-        spectest(&mut store, &mut linker)?;
+        hypha_wasm_script::spectest(&mut store, &mut linker)?;
         Ok(Runner {
             engine: engine.clone(),
             store,
