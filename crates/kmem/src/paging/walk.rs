@@ -73,20 +73,10 @@ impl PageTable {
         start: usize,
         end: usize,
     ) -> Result<(), MapError> {
-        let mut offset = start;
-        while offset < end {
-            let entry_end = entry_end(offset, level, end);
-            let pte = read_entry(physmap, table, index_at(offset, level));
-            if pte.is_table() && level > 0 {
-                self.check_unmapped(physmap, pte.addr(), level - 1, offset, entry_end)?;
-            } else if pte.is_valid() {
-                return Err(MapError::AlreadyMapped {
-                    va: self.mode.offset_to_va(offset),
-                });
-            }
-            offset = entry_end;
+        match first_non_table_entry(physmap, table, level, start, end, Pte::is_valid) {
+            Some(offset) => Err(MapError::AlreadyMapped { va: self.mode.offset_to_va(offset) }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Errors with the first unmapped address in `[start, end)`.
@@ -98,20 +88,10 @@ impl PageTable {
         start: usize,
         end: usize,
     ) -> Result<(), MapError> {
-        let mut offset = start;
-        while offset < end {
-            let entry_end = entry_end(offset, level, end);
-            let pte = read_entry(physmap, table, index_at(offset, level));
-            if pte.is_table() && level > 0 {
-                self.check_mapped(physmap, pte.addr(), level - 1, offset, entry_end)?;
-            } else if !pte.is_leaf() {
-                return Err(MapError::NotMapped {
-                    va: self.mode.offset_to_va(offset),
-                });
-            }
-            offset = entry_end;
+        match first_non_table_entry(physmap, table, level, start, end, |pte| !pte.is_leaf()) {
+            Some(offset) => Err(MapError::NotMapped { va: self.mode.offset_to_va(offset) }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     #[expect(clippy::too_many_arguments, reason = "recursive walk state")]
@@ -343,6 +323,33 @@ fn entry_end(offset: usize, level: usize, end: usize) -> usize {
 fn entry_ptr<M: PhysMap + ?Sized>(physmap: &M, table: PhysAddr, index: usize) -> *mut u64 {
     debug_assert!(index < ENTRIES);
     physmap.phys_to_ptr(table).cast::<u64>().wrapping_add(index)
+}
+
+/// The walk offset of the first entry in `[start, end)` below `table`
+/// that is not a next-level table and for which `found` holds, descending
+/// into tables down to level 0.
+fn first_non_table_entry<M: PhysMap + ?Sized>(
+    physmap: &M,
+    table: PhysAddr,
+    level: usize,
+    start: usize,
+    end: usize,
+    found: impl Fn(Pte) -> bool + Copy,
+) -> Option<usize> {
+    let mut offset = start;
+    while offset < end {
+        let entry_end = entry_end(offset, level, end);
+        let pte = read_entry(physmap, table, index_at(offset, level));
+        if pte.is_table() && level > 0 {
+            if let Some(hit) = first_non_table_entry(physmap, pte.addr(), level - 1, offset, entry_end, found) {
+                return Some(hit);
+            }
+        } else if found(pte) {
+            return Some(offset);
+        }
+        offset = entry_end;
+    }
+    None
 }
 
 pub(super) fn read_entry<M: PhysMap + ?Sized>(physmap: &M, table: PhysAddr, index: usize) -> Pte {
