@@ -2,8 +2,12 @@
 //! for a kernel tmpfs or for tests that should not touch a disk.
 //!
 //! Nodes are inode numbers. Unlinked files stay readable through open
-//! handles until the last one is closed. The total size of file contents
-//! is capped (`Nospc` past it) so a guest cannot exhaust kernel memory.
+//! handles until the last one is closed. Two quotas keep a guest from
+//! exhausting kernel memory: the total size of file contents and the number
+//! of inodes (files, directories and symlinks, the root included). An
+//! operation that would pass either fails with `Nospc` and changes nothing:
+//! a write that does not fit writes no byte, so what is already stored is
+//! never lost.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -20,6 +24,9 @@ pub const ROOT_INO: u64 = 1;
 
 /// Default cap on the bytes held by all files together (64 MiB).
 pub const DEFAULT_CAPACITY: u64 = 64 << 20;
+
+/// Default cap on live inodes.
+pub const DEFAULT_MAX_INODES: u64 = 1 << 20;
 
 enum Kind {
     File(Vec<u8>),
@@ -56,6 +63,7 @@ struct State {
     next_ino: u64,
     used: u64,
     capacity: u64,
+    max_inodes: u64,
 }
 
 /// An open file of a [`MemFs`].
@@ -98,6 +106,16 @@ impl MemFs {
 
     /// Like [`MemFs::new`] with a cap of `capacity` bytes of file contents.
     pub fn with_capacity(now: Box<dyn Fn() -> u64 + Send>, capacity: u64) -> Self {
+        Self::with_limits(now, capacity, DEFAULT_MAX_INODES)
+    }
+
+    /// Like [`MemFs::new`] with at most `capacity` bytes of file contents
+    /// and at most `max_inodes` live inodes (at least 1: the root).
+    pub fn with_limits(
+        now: Box<dyn Fn() -> u64 + Send>,
+        capacity: u64,
+        max_inodes: u64,
+    ) -> Self {
         let t = now();
         let root = Inode {
             kind: Kind::Dir {
@@ -118,6 +136,7 @@ impl MemFs {
                 next_ino: ROOT_INO + 1,
                 used: 0,
                 capacity,
+                max_inodes: max_inodes.max(1),
             }),
             now,
         }
@@ -139,6 +158,18 @@ impl MemFs {
     #[must_use]
     pub fn used_bytes(&self) -> u64 {
         self.state.borrow().used
+    }
+
+    /// The cap on bytes of file contents.
+    #[must_use]
+    pub fn capacity(&self) -> u64 {
+        self.state.borrow().capacity
+    }
+
+    /// The cap on live inodes.
+    #[must_use]
+    pub fn max_inodes(&self) -> u64 {
+        self.state.borrow().max_inodes
     }
 }
 
@@ -171,7 +202,11 @@ impl State {
         Ok(self.entries(dir)?.get(name).copied())
     }
 
-    fn alloc(&mut self, kind: Kind, now: u64) -> u64 {
+    /// A new inode, or `Nospc` when the inode quota is reached.
+    fn alloc(&mut self, kind: Kind, now: u64) -> Result<u64, Errno> {
+        if len64(self.inodes.len()) >= self.max_inodes {
+            return Err(Errno::Nospc);
+        }
         let ino = self.next_ino;
         self.next_ino += 1;
         self.inodes.insert(
@@ -185,7 +220,7 @@ impl State {
                 ctim: now,
             },
         );
-        ino
+        Ok(ino)
     }
 
     /// Adds `name -> ino` to `dir`, touching the directory.
@@ -370,7 +405,7 @@ impl FileSystem for MemFs {
         }
         let now = (self.now)();
         let mut st = self.state.borrow_mut();
-        let ino = st.alloc(Kind::File(Vec::new()), now);
+        let ino = st.alloc(Kind::File(Vec::new()), now)?;
         st.link_into(*dir, name, ino, now)?;
         st.get_mut(ino)?.open = 1;
         Ok((ino, MemFile { ino }))
@@ -388,7 +423,7 @@ impl FileSystem for MemFs {
                 parent: *dir,
             },
             now,
-        );
+        )?;
         st.link_into(*dir, name, ino, now)
     }
 
@@ -454,7 +489,7 @@ impl FileSystem for MemFs {
         if st.child(*dir, name)?.is_some() {
             return Err(Errno::Exist);
         }
-        let ino = st.alloc(Kind::Symlink(target.to_string()), now);
+        let ino = st.alloc(Kind::Symlink(target.to_string()), now)?;
         st.link_into(*dir, name, ino, now)
     }
 
