@@ -4,8 +4,12 @@
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+
+use maitake_sync::blocking::{Mutex, MutexGuard};
+use maitake_sync::spin::Spinlock;
 
 use crate::backend::{Clock, FileSystem, InputStream, OutputStream, Random};
 use crate::types::{Errno, Filetype, rights};
@@ -39,9 +43,46 @@ pub(crate) enum Handle<F: FileSystem> {
     },
 }
 
+impl<F: FileSystem> Handle<F> {
+    pub(crate) fn filetype(&self) -> Filetype {
+        match self {
+            Handle::Input(s) => stream_type(s.is_terminal()),
+            Handle::Output(s) => stream_type(s.is_terminal()),
+            Handle::File { filetype, .. } => *filetype,
+            Handle::Dir { .. } => Filetype::Directory,
+        }
+    }
+}
+
+/// An open file description: what one or more fds (possibly in different
+/// contexts, see [`SharedFd`]) refer to, offset included. The lock is held
+/// only for the duration of one call, never across a suspension.
+pub(crate) struct Desc<F: FileSystem>(Arc<Mutex<Handle<F>, Spinlock>>);
+
+impl<F: FileSystem> Desc<F> {
+    pub(crate) fn new(handle: Handle<F>) -> Self {
+        Desc(Arc::new(Mutex::new_with_raw_mutex(handle, Spinlock::new())))
+    }
+
+    /// Locks the description. Never call twice on one description in one
+    /// call chain: the lock does not nest.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Handle<F>, Spinlock> {
+        self.0.lock()
+    }
+
+    fn share(&self) -> Self {
+        Desc(Arc::clone(&self.0))
+    }
+
+    /// The handle if this was the last reference to the description.
+    fn into_last(self) -> Option<Handle<F>> {
+        Arc::into_inner(self.0).map(Mutex::into_inner)
+    }
+}
+
 /// One slot of the fd table.
 pub(crate) struct FdEntry<F: FileSystem> {
-    pub(crate) handle: Handle<F>,
+    pub(crate) handle: Desc<F>,
     pub(crate) flags: u16,
     pub(crate) base: u64,
     pub(crate) inheriting: u64,
@@ -58,12 +99,7 @@ impl<F: FileSystem> FdEntry<F> {
     }
 
     pub(crate) fn filetype(&self) -> Filetype {
-        match &self.handle {
-            Handle::Input(s) => stream_type(s.is_terminal()),
-            Handle::Output(s) => stream_type(s.is_terminal()),
-            Handle::File { filetype, .. } => *filetype,
-            Handle::Dir { .. } => Filetype::Directory,
-        }
+        self.handle.lock().filetype()
     }
 }
 
@@ -151,11 +187,11 @@ impl<F: FileSystem> WasiCtx<F> {
     /// at the lowest free fd ≥ 3, with full directory rights.
     pub fn preopen_dir(&mut self, node: F::Node, name: &str) -> Result<u32, Errno> {
         let entry = FdEntry {
-            handle: Handle::Dir {
+            handle: Desc::new(Handle::Dir {
                 node,
                 parent: None,
                 preopen: Some(String::from(name)),
-            },
+            }),
             flags: 0,
             base: rights::DIRECTORY,
             inheriting: rights::DIRECTORY_INHERITING,
@@ -176,7 +212,7 @@ impl<F: FileSystem> WasiCtx<F> {
     /// Flushes every output stream (for the glue to call at exit).
     pub fn flush_output(&mut self) {
         for entry in self.fds.values_mut() {
-            if let Handle::Output(s) = &mut entry.handle {
+            if let Handle::Output(s) = &mut *entry.handle.lock() {
                 // Nothing useful can be done with a flush error at exit.
                 let _ = s.flush();
             }
@@ -208,10 +244,108 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 }
 
+// === sharing open file descriptions ===
+
+/// A reference to an open file description taken from one fd with
+/// [`WasiCtx::share_fd`], to install as a new fd (in the same context or
+/// another one over the same file system) with [`WasiCtx::install_shared`]
+/// or [`WasiCtx::insert_shared`].
+///
+/// Every fd made from it shares the description with the original: the
+/// file offset (a read through one moves the other), the open stream (a
+/// pipe end stays open while any of them is) and, for a file, the backend
+/// handle, which is closed when the last of them is closed. The fd's
+/// rights and flags are copied. Dropping a `SharedFd` without installing
+/// it releases its reference; for a file it is then closed only if the
+/// description was otherwise unused, and through no context, so a backend
+/// whose [`FileSystem::close`] matters should install or drop it while an
+/// fd still holds the description.
+pub struct SharedFd<F: FileSystem> {
+    handle: Desc<F>,
+    flags: u16,
+    base: u64,
+    inheriting: u64,
+}
+
+impl<F: FileSystem> Clone for SharedFd<F> {
+    fn clone(&self) -> Self {
+        SharedFd {
+            handle: self.handle.share(),
+            flags: self.flags,
+            base: self.base,
+            inheriting: self.inheriting,
+        }
+    }
+}
+
+impl<F: FileSystem> fmt::Debug for SharedFd<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedFd")
+            .field("flags", &self.flags)
+            .field("base", &self.base)
+            .field("inheriting", &self.inheriting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: FileSystem> SharedFd<F> {
+    /// The WASI file type of the description (`character_device` for a
+    /// terminal stream or a device file).
+    #[must_use]
+    pub fn filetype(&self) -> Filetype {
+        self.handle.lock().filetype()
+    }
+}
+
 impl<F: FileSystem> WasiCtx<F> {
-    /// Releases what `entry` holds: flushes a stream, closes a file.
+    /// A new reference to the open file description behind `fd` (see
+    /// [`SharedFd`]). `Err(Badf)` if `fd` is not open.
+    pub fn share_fd(&self, fd: u32) -> Result<SharedFd<F>, Errno> {
+        let e = self.entry(fd)?;
+        Ok(SharedFd {
+            handle: e.handle.share(),
+            flags: e.flags,
+            base: e.base,
+            inheriting: e.inheriting,
+        })
+    }
+
+    /// Installs `shared` as `fd` (e.g. 0, 1, 2 of a child process),
+    /// closing what `fd` held. `Err(Badf)` if `fd` is above [`MAX_FDS`].
+    pub fn install_shared(&mut self, fd: u32, shared: SharedFd<F>) -> Result<(), Errno> {
+        if fd > MAX_FDS {
+            return Err(Errno::Badf);
+        }
+        self.install(fd, shared.into_entry());
+        Ok(())
+    }
+
+    /// Installs `shared` at the lowest free fd ≥ 3 and returns it.
+    pub fn insert_shared(&mut self, shared: SharedFd<F>) -> Result<u32, Errno> {
+        self.insert(shared.into_entry())
+    }
+}
+
+impl<F: FileSystem> SharedFd<F> {
+    fn into_entry(self) -> FdEntry<F> {
+        FdEntry {
+            handle: self.handle,
+            flags: self.flags,
+            base: self.base,
+            inheriting: self.inheriting,
+        }
+    }
+}
+
+impl<F: FileSystem> WasiCtx<F> {
+    /// Releases what `entry` holds: flushes a stream, closes a file, once
+    /// the last fd referring to its open file description is gone.
     pub(crate) fn release(&mut self, entry: FdEntry<F>) -> Result<(), Errno> {
-        match entry.handle {
+        let Some(handle) = entry.handle.into_last() else {
+            // Another fd (maybe in another context) still uses it.
+            return Ok(());
+        };
+        match handle {
             Handle::Output(mut s) => s.flush(),
             Handle::File { file, .. } => {
                 self.fs.close(file);
@@ -234,7 +368,7 @@ impl<F: FileSystem> Drop for WasiCtx<F> {
 
 fn stream_entry<F: FileSystem>(handle: Handle<F>, base: u64) -> FdEntry<F> {
     FdEntry {
-        handle,
+        handle: Desc::new(handle),
         flags: 0,
         base,
         inheriting: 0,

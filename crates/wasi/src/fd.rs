@@ -101,11 +101,12 @@ impl<F: FileSystem> WasiCtx<F> {
     }
 
     pub(crate) fn entry_stat(&self, e: &FdEntry<F>) -> Result<Filestat, Errno> {
-        match &e.handle {
+        let h = e.handle.lock();
+        match &*h {
             Handle::File { file, .. } => self.fs.file_stat(file),
             Handle::Dir { node, .. } => self.fs.stat(node),
             Handle::Input(_) | Handle::Output(_) => Ok(Filestat {
-                filetype: e.filetype().raw(),
+                filetype: h.filetype().raw(),
                 nlink: 1,
                 ..Filestat::default()
             }),
@@ -125,7 +126,7 @@ impl<F: FileSystem> WasiCtx<F> {
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_FILESTAT_SET_SIZE)?;
-        match &mut e.handle {
+        match &mut *e.handle.lock() {
             Handle::File { file, .. } => fs.set_len(file, size),
             Handle::Dir { .. } => Err(Errno::Isdir),
             _ => Err(Errno::Inval),
@@ -150,7 +151,7 @@ impl<F: FileSystem> WasiCtx<F> {
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_FILESTAT_SET_TIMES)?;
-        match &mut e.handle {
+        match &mut *e.handle.lock() {
             Handle::File { file, .. } => fs.file_set_times(file, a, m),
             Handle::Dir { node, .. } => fs.set_times(node, a, m),
             _ => Err(Errno::Inval),
@@ -163,7 +164,7 @@ impl<F: FileSystem> WasiCtx<F> {
         let e = self.entry(fd)?;
         e.require(rights::FD_ADVISE)?;
         offset.checked_add(len).ok_or(Errno::Inval)?;
-        match &e.handle {
+        match &*e.handle.lock() {
             Handle::File { .. } => Ok(()),
             Handle::Dir { .. } => Err(Errno::Isdir),
             _ => Err(Errno::Spipe),
@@ -179,7 +180,7 @@ impl<F: FileSystem> WasiCtx<F> {
         if end > i64::MAX.unsigned_abs() {
             return Err(Errno::Fbig);
         }
-        match &mut e.handle {
+        match &mut *e.handle.lock() {
             Handle::File { file, .. } => {
                 if fs.file_stat(file)?.size < end {
                     fs.set_len(file, end)?;
@@ -200,7 +201,7 @@ impl<F: FileSystem> WasiCtx<F> {
         } else {
             rights::FD_SYNC
         })?;
-        match &mut e.handle {
+        match &mut *e.handle.lock() {
             Handle::File { file, .. } => fs.sync(file, data_only),
             Handle::Dir { node, .. } => fs.sync_dir(node),
             Handle::Output(s) => s.flush(),
@@ -228,8 +229,9 @@ impl<F: FileSystem> WasiCtx<F> {
             e.require(rights::FD_SEEK)?;
         }
         mem.range(out, 8)?;
-        let Handle::File { file, offset, .. } = &mut e.handle else {
-            return Err(match e.handle {
+        let mut h = e.handle.lock();
+        let Handle::File { file, offset, .. } = &mut *h else {
+            return Err(match *h {
                 Handle::Dir { .. } => Errno::Isdir,
                 _ => Errno::Spipe,
             });
@@ -250,7 +252,7 @@ impl<F: FileSystem> WasiCtx<F> {
     pub fn fd_tell(&mut self, mem: &mut GuestMem<'_>, fd: u32, out: u32) -> Result<(), Errno> {
         let e = self.entry(fd)?;
         e.require(rights::FD_TELL)?;
-        match &e.handle {
+        match &*e.handle.lock() {
             Handle::File { offset, .. } => mem.write_u64(out, *offset),
             Handle::Dir { .. } => Err(Errno::Isdir),
             _ => Err(Errno::Spipe),
@@ -272,7 +274,7 @@ impl<F: FileSystem> WasiCtx<F> {
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_READ)?;
         let mut total = 0usize;
-        match &mut e.handle {
+        match &mut *e.handle.lock() {
             Handle::File { file, offset, .. } => {
                 for &(buf, len) in &iovs {
                     let dst = mem.slice_mut(buf, len)?;
@@ -315,8 +317,9 @@ impl<F: FileSystem> WasiCtx<F> {
         let fs = &self.fs;
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_READ)?;
-        let Handle::File { file, .. } = &mut e.handle else {
-            return Err(if matches!(e.handle, Handle::Dir { .. }) {
+        let mut h = e.handle.lock();
+        let Handle::File { file, .. } = &mut *h else {
+            return Err(if matches!(*h, Handle::Dir { .. }) {
                 Errno::Isdir
             } else {
                 Errno::Spipe
@@ -352,7 +355,7 @@ impl<F: FileSystem> WasiCtx<F> {
         e.require(rights::FD_WRITE)?;
         let flags = e.flags;
         let mut total = 0usize;
-        match &mut e.handle {
+        match &mut *e.handle.lock() {
             Handle::File { file, offset, .. } => {
                 if flags & fdflags::APPEND != 0 {
                     *offset = fs.file_stat(file)?.size;
@@ -408,8 +411,9 @@ impl<F: FileSystem> WasiCtx<F> {
         let e = self.fds.get_mut(&fd).ok_or(Errno::Badf)?;
         e.require(rights::FD_WRITE)?;
         let flags = e.flags;
-        let Handle::File { file, .. } = &mut e.handle else {
-            return Err(if matches!(e.handle, Handle::Dir { .. }) {
+        let mut h = e.handle.lock();
+        let Handle::File { file, .. } = &mut *h else {
+            return Err(if matches!(*h, Handle::Dir { .. }) {
                 Errno::Isdir
             } else {
                 Errno::Spipe
@@ -452,12 +456,12 @@ impl<F: FileSystem> WasiCtx<F> {
         mem.write_bytes(buf, name.as_bytes())
     }
 
-    fn preopen_name(&self, fd: u32) -> Result<&String, Errno> {
-        match &self.entry(fd)?.handle {
+    fn preopen_name(&self, fd: u32) -> Result<String, Errno> {
+        match &*self.entry(fd)?.handle.lock() {
             Handle::Dir {
                 preopen: Some(name),
                 ..
-            } => Ok(name),
+            } => Ok(name.clone()),
             _ => Err(Errno::Badf),
         }
     }
@@ -477,15 +481,16 @@ impl<F: FileSystem> WasiCtx<F> {
         mem.range(out, 4)?;
         let e = self.entry(fd)?;
         e.require(rights::FD_READDIR)?;
-        let Handle::Dir { node, parent, .. } = &e.handle else {
-            return Err(Errno::Notdir);
+        let (node, parent) = match &*e.handle.lock() {
+            Handle::Dir { node, parent, .. } => (node.clone(), parent.clone()),
+            _ => return Err(Errno::Notdir),
         };
-        let self_ino = self.fs.stat(node)?.ino;
+        let self_ino = self.fs.stat(&node)?.ino;
         let parent_ino = match parent {
-            Some(p) => self.fs.stat(p)?.ino,
+            Some(p) => self.fs.stat(&p)?.ino,
             None => self_ino,
         };
-        let mut entries = self.fs.readdir(node)?;
+        let mut entries = self.fs.readdir(&node)?;
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         let cap = crate::mem::to_usize(buf_len)?;
         let start = usize::try_from(cookie).unwrap_or(usize::MAX);

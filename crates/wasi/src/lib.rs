@@ -19,6 +19,40 @@
 //! std clocks, `/dev/urandom` and std / in-memory stdio. [`memfs::MemFs`]
 //! is an in-memory file system that needs no `std`.
 //!
+//! # Open file descriptions
+//!
+//! An fd refers to an open file description (the open file or stream and,
+//! for a file, its offset). [`WasiCtx::share_fd`] takes a [`SharedFd`]
+//! reference to one, and [`WasiCtx::install_shared`] /
+//! [`WasiCtx::insert_shared`] make a new fd for it, in the same context or
+//! in another context over the same file system (a clone of a shared
+//! backend such as a kernel VFS). That is how a kernel gives a spawned
+//! child the parent's descriptors as stdio: offsets and stream ends are
+//! shared, and the file is closed when the last fd goes. `fd_renumber`
+//! moves the description to the new number (the old number is closed).
+//!
+//! ```
+//! use hypha_wasi::WasiCtx;
+//! use hypha_wasi::host::{HostClock, HostRandom, MemoryOutput};
+//! use hypha_wasi::memfs::MemFs;
+//!
+//! let ctx = |fs| WasiCtx::new(fs, Box::new(HostClock::new()), Box::new(HostRandom::default()));
+//! let mut parent = ctx(MemFs::new(Box::new(|| 0)));
+//! let out = MemoryOutput::new();
+//! parent.set_stdout(Box::new(out.clone()));
+//! let mut child = ctx(MemFs::new(Box::new(|| 0)));
+//! // The child's fd 1 is the parent's fd 1.
+//! child.install_shared(1, parent.share_fd(1).unwrap()).unwrap();
+//! let mut mem = vec![0u8; 64];
+//! mem[0..4].copy_from_slice(&16u32.to_le_bytes());
+//! mem[4..8].copy_from_slice(&2u32.to_le_bytes());
+//! mem[16..18].copy_from_slice(b"hi");
+//! assert_eq!(hypha_wasi::call(&mut child, &mut mem, "fd_write", &[1, 0, 1, 32]), Ok(0));
+//! drop(child); // the parent's fd 1 stays open
+//! assert_eq!(hypha_wasi::call(&mut parent, &mut mem, "fd_write", &[1, 0, 1, 32]), Ok(0));
+//! assert_eq!(out.contents(), b"hihi");
+//! ```
+//!
 //! # Glue
 //!
 //! The runtime registers every entry of [`IMPORTS`] under [`MODULE`] with
@@ -78,7 +112,7 @@ pub mod types;
 pub use backend::{
     Clock, DirEntry, FileSystem, InputStream, OpenOptions, OutputStream, Random, Readiness,
 };
-pub use ctx::{MAX_FDS, WasiCtx};
+pub use ctx::{MAX_FDS, SharedFd, WasiCtx};
 pub use dispatch::{CallError, IMPORTS, ImportSig, MODULE, ValType, call};
 pub use misc::{POLL_SLICE_NS, PollStep};
 pub use path::MAX_SYMLINKS;

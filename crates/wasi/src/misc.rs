@@ -128,7 +128,7 @@ impl<F: FileSystem> WasiCtx<F> {
     fn fd_readiness(&self, fd: u32, write: bool) -> Result<Readiness, Errno> {
         let e = self.entry(fd)?;
         e.require(rights::POLL_FD_READWRITE)?;
-        match (&e.handle, write) {
+        match (&*e.handle.lock(), write) {
             (Handle::File { file, offset, .. }, false) => {
                 let size = self.fs.file_stat(file)?.size;
                 Ok(Readiness::Ready(size.saturating_sub(*offset)))

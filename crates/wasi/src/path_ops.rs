@@ -3,7 +3,7 @@
 use alloc::string::{String, ToString};
 
 use crate::backend::{FileSystem, OpenOptions};
-use crate::ctx::{FdEntry, Handle, WasiCtx};
+use crate::ctx::{Desc, FdEntry, Handle, WasiCtx};
 use crate::fd::decode_times;
 use crate::mem::{GuestMem, to_u32, to_usize};
 use crate::path::{Resolved, resolve};
@@ -17,11 +17,12 @@ impl<F: FileSystem> WasiCtx<F> {
     /// it holds `needed`.
     fn dir_fd(&self, fd: u32, needed: u64) -> Result<F::Node, Errno> {
         let e = self.entry(fd)?;
-        let Handle::Dir { node, .. } = &e.handle else {
-            return Err(Errno::Notdir);
+        let node = match &*e.handle.lock() {
+            Handle::Dir { node, .. } => node.clone(),
+            _ => return Err(Errno::Notdir),
         };
         e.require(needed)?;
-        Ok(node.clone())
+        Ok(node)
     }
 
     fn resolve_at(
@@ -135,13 +136,18 @@ impl<F: FileSystem> WasiCtx<F> {
                 }
             }
         };
-        let mask = if matches!(handle, Handle::Dir { .. }) {
-            rights::DIRECTORY
-        } else {
-            rights::REGULAR_FILE
+        let mask = match &handle {
+            Handle::Dir { .. } => rights::DIRECTORY,
+            // A device is not seekable: without `fd_seek`/`fd_tell` a
+            // character device reads as a terminal (`isatty`).
+            Handle::File {
+                filetype: Filetype::CharacterDevice,
+                ..
+            } => rights::REGULAR_FILE & !(rights::FD_SEEK | rights::FD_TELL),
+            _ => rights::REGULAR_FILE,
         };
         let entry = FdEntry {
-            handle,
+            handle: Desc::new(handle),
             flags: fdflags,
             base: base & mask,
             inheriting,
