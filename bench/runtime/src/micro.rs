@@ -67,15 +67,19 @@ fn calls_u32() -> u32 {
 
 // === wasm -> host ===
 
-fn ours_call_host() -> Result<f64, String> {
-    use hypha_wasm::{Engine, FuncType, Linker, Module, Store, ValType};
+fn ours_call_host(typed: bool) -> Result<f64, String> {
+    use hypha_wasm::{Caller, Engine, FuncType, Linker, Module, Store, ValType};
     let engine = Engine::host(hypha_wasm::Config::default()).map_err(|e| e.to_string())?;
     let module = Module::new(&engine, &wat(CALL_HOST_WAT)?).map_err(|e| e.to_string())?;
     let mut linker = Linker::<()>::new();
-    linker.func_new("h", "f", FuncType::new([ValType::I32], [ValType::I32]), |_, p, r| {
-        r[0] = p[0];
-        Ok(())
-    });
+    if typed {
+        linker.func_wrap("h", "f", |_: Caller<'_, ()>, x: i32| x);
+    } else {
+        linker.func_new("h", "f", FuncType::new([ValType::I32], [ValType::I32]), |_, p, r| {
+            r[0] = p[0];
+            Ok(())
+        });
+    }
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).map_err(|e| e.to_string())?;
     let run = instance.get_typed_func::<i32, i32, ()>(&mut store, "run").map_err(|e| e.to_string())?;
@@ -191,9 +195,8 @@ fn peer_instantiate(bytes: &[u8], n: u32) -> Result<f64, String> {
 /// Any setup failure.
 pub fn rows(largest: Option<(&str, &[u8])>) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    let ours = ours_call_host()?;
-    rows.push(row("call wasm->host (vs func_wrap)", "ns", ours, peer_call_host(true)?));
-    rows.push(row("call wasm->host (vs func_new)", "ns", ours, peer_call_host(false)?));
+    rows.push(row("call wasm->host (func_wrap)", "ns", ours_call_host(true)?, peer_call_host(true)?));
+    rows.push(row("call wasm->host (func_new)", "ns", ours_call_host(false)?, peer_call_host(false)?));
     rows.push(row("call host->wasm (typed)", "ns", ours_call_wasm()?, peer_call_wasm()?));
     let empty = wat("(module)")?;
     rows.push(row("instantiate empty module", "us", ours_instantiate(&empty, INSTANCES)?, peer_instantiate(&empty, INSTANCES)?));

@@ -6,7 +6,9 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::marker::PhantomData;
+use core::ptr;
 
 use crate::error::{Error, Result};
 use crate::externs::Extern;
@@ -14,7 +16,7 @@ use crate::instance::Instance;
 use crate::store::{AsContextMut, StoreContext};
 use crate::trap::Trap;
 use crate::types::{FuncType, ValType};
-use crate::values::Val;
+use crate::values::{ExternRef, Val};
 use crate::vm::layout::VMFuncRef;
 use crate::vm::store::{HostFuncCtx, StoreCore};
 
@@ -82,48 +84,156 @@ impl<T: 'static> AsContextMut for Caller<'_, T> {
     }
 }
 
-unsafe extern "C" fn host_shim<T: 'static>(ctx: *mut HostFuncCtx, caller_vmctx: *mut u8, values: *mut u128, len: usize) -> u64 {
-    // SAFETY: `ctx` is the HostFuncCtx this trampoline was created for; its
-    // `store` is the live StoreContext<T> currently running wasm, and no
-    // other Rust reference to it is in use while wasm runs.
-    let ctx = unsafe { &*ctx };
-    // SAFETY: as above.
-    let store = unsafe { &mut *ctx.store.cast::<StoreContext<T>>() };
-    // SAFETY: the trampoline passes a stack array of `len` slots.
+// === host function entries ===
+
+/// A host function's callee object (what `HostFuncCtx::data` points at):
+/// knows how to read its arguments from and write its results to the raw
+/// value array.
+pub(crate) trait HostCallee<T>: Send + Sync + 'static {
+    /// Run the function with arguments in `slots` (slot `i` = parameter
+    /// `i`), writing the results back to `slots`.
+    ///
+    /// # Safety
+    /// `store` is the live store the function belongs to, not otherwise
+    /// borrowed during the call; `slots` holds at least as many slots as
+    /// the function has parameters and results.
+    unsafe fn invoke(&self, store: *mut StoreContext<T>, caller_vmctx: *mut u8, slots: &mut [u128]) -> Result<(), Trap>;
+}
+
+/// The entry compiled wasm-to-host trampolines call (see `HostShim`).
+///
+/// # Safety
+/// `ctx` is a live `HostFuncCtx` whose `data` is an `H` and whose `store`
+/// is the `StoreContext<T>` that is running wasm, with no Rust reference
+/// to it in use; `values` holds `len` slots with the arguments.
+unsafe extern "C" fn host_shim<T: 'static, H: HostCallee<T>>(ctx: *mut HostFuncCtx, caller_vmctx: *mut u8, values: *mut u128, len: usize) -> u64 {
+    // SAFETY: see the function contract; `store` is a plain field read.
+    let store = unsafe { (*ctx).store };
+    // SAFETY: the trampoline passes a stack array of `len` slots that
+    // nothing else references during the call.
     let slots = unsafe { core::slice::from_raw_parts_mut(values, len) };
-    let outcome = call_host::<T>(ctx, store, caller_vmctx, slots);
-    match outcome {
+    // SAFETY: forwarded contract.
+    match unsafe { host_call::<T, H>(ctx, store, caller_vmctx, slots) } {
         Ok(()) => 0,
         Err(trap) => {
-            // SAFETY: the store is running wasm (we were called from it).
-            unsafe { crate::vm::traps::set_pending(&raw mut store.core, trap) };
+            // SAFETY: the store is running wasm (we were called from it)
+            // and the host function's borrow of it has ended.
+            unsafe { crate::vm::traps::set_pending(&raw mut (*store.cast::<StoreContext<T>>()).core, trap) };
             1
         }
     }
 }
 
-fn call_host<T: 'static>(
-    ctx: &HostFuncCtx,
-    store: &mut StoreContext<T>,
-    caller_vmctx: *mut u8,
-    slots: &mut [u128],
-) -> Result<(), Trap> {
-    let f = ctx.func.downcast_ref::<HostFn<T>>().ok_or_else(|| Trap::host("host function of another store type"))?.clone();
-    let params: Vec<Val> =
-        ctx.ty.params().iter().zip(slots.iter()).map(|(t, raw)| Val::from_raw(*raw, *t, &store.core)).collect();
-    let mut results: Vec<Val> = ctx.ty.results().iter().map(|t| Val::default_for(*t)).collect();
-    f(Caller { store: &mut *store, caller_vmctx }, &params, &mut results)?;
-    for (i, (r, t)) in results.iter().zip(ctx.ty.results()).enumerate() {
-        if !r.matches(&store.core, *t) {
-            return Err(Trap::host("host function returned a value of the wrong type"));
-        }
-        slots[i] = r.to_raw(&store.core).map_err(|_| Trap::host("host function returned a foreign reference"))?;
+/// The host-side entry (see `HostCall`): run host function `ctx` with its
+/// store `store`.
+///
+/// # Safety
+/// `ctx` is a live `HostFuncCtx` whose `data` is an `H`; `store` is its
+/// `StoreContext<T>`, not otherwise borrowed during the call.
+unsafe fn host_call<T: 'static, H: HostCallee<T>>(ctx: *const HostFuncCtx, store: *mut u8, caller_vmctx: *mut u8, slots: &mut [u128]) -> Result<(), Trap> {
+    // SAFETY: `data` points into `owner`, an `H` kept alive by the store
+    // for as long as the function exists; it is only ever shared.
+    let callee = unsafe { &*(*ctx).data.cast::<H>() };
+    // SAFETY: forwarded contract (the trampoline sizes `slots` for the
+    // function's type, which is the callee's).
+    unsafe { callee.invoke(store.cast::<StoreContext<T>>(), caller_vmctx, slots) }
+}
+
+/// A host function ready to be put in stores: its type, its callee
+/// object and the entries that know the callee's type. Cloning shares the
+/// callee.
+pub(crate) struct HostDef<T> {
+    pub ty: FuncType,
+    shim: crate::vm::store::HostShim,
+    call: crate::vm::store::HostCall,
+    owner: Arc<dyn Any + Send + Sync>,
+    _data: PhantomData<fn(T)>,
+}
+
+impl<T> Clone for HostDef<T> {
+    fn clone(&self) -> Self {
+        HostDef { ty: self.ty.clone(), shim: self.shim, call: self.call, owner: self.owner.clone(), _data: PhantomData }
     }
-    Ok(())
+}
+
+impl<T: 'static> HostDef<T> {
+    /// A definition running `callee` for functions of type `ty`.
+    pub(crate) fn new<H: HostCallee<T>>(ty: FuncType, callee: H) -> Self {
+        HostDef { ty, shim: host_shim::<T, H>, call: host_call::<T, H>, owner: Arc::new(callee), _data: PhantomData }
+    }
+
+    /// A dynamically typed host function (`&[Val]` in, `&mut [Val]` out).
+    pub(crate) fn dynamic(ty: FuncType, f: HostFn<T>) -> Self {
+        let callee = DynHost { ty: ty.clone(), f };
+        Self::new(ty, callee)
+    }
+}
+
+/// Parameters/results of one dynamic host call held on the stack (no
+/// allocation) when there are at most this many.
+const INLINE_VALS: usize = 8;
+
+/// A dynamically typed host function and its signature.
+struct DynHost<T> {
+    ty: FuncType,
+    f: HostFn<T>,
+}
+
+impl<T: 'static> HostCallee<T> for DynHost<T> {
+    unsafe fn invoke(&self, store: *mut StoreContext<T>, caller_vmctx: *mut u8, slots: &mut [u128]) -> Result<(), Trap> {
+        let (np, nr) = (self.ty.params().len(), self.ty.results().len());
+        if np <= INLINE_VALS && nr <= INLINE_VALS {
+            let mut params = [Val::I32(0); INLINE_VALS];
+            let mut results = [Val::I32(0); INLINE_VALS];
+            // SAFETY: forwarded contract.
+            unsafe { self.run(store, caller_vmctx, slots, &mut params[..np], &mut results[..nr]) }
+        } else {
+            let mut params = alloc::vec![Val::I32(0); np];
+            let mut results = alloc::vec![Val::I32(0); nr];
+            // SAFETY: forwarded contract.
+            unsafe { self.run(store, caller_vmctx, slots, &mut params, &mut results) }
+        }
+    }
+}
+
+impl<T: 'static> DynHost<T> {
+    /// # Safety
+    /// As [`HostCallee::invoke`].
+    unsafe fn run(
+        &self,
+        store: *mut StoreContext<T>,
+        caller_vmctx: *mut u8,
+        slots: &mut [u128],
+        params: &mut [Val],
+        results: &mut [Val],
+    ) -> Result<(), Trap> {
+        {
+            // SAFETY: contract; this shared borrow ends before the call.
+            let core = unsafe { &(*store).core };
+            for ((p, t), raw) in params.iter_mut().zip(self.ty.params()).zip(slots.iter()) {
+                *p = Val::from_raw(*raw, *t, core);
+            }
+        }
+        for (r, t) in results.iter_mut().zip(self.ty.results()) {
+            *r = Val::default_for(*t);
+        }
+        // SAFETY: contract: the store is ours for the call.
+        (self.f)(Caller { store: unsafe { &mut *store }, caller_vmctx }, params, results)?;
+        // SAFETY: contract; the caller's borrow ended with the call.
+        let core = unsafe { &(*store).core };
+        for ((r, t), slot) in results.iter().zip(self.ty.results()).zip(slots.iter_mut()) {
+            if !r.matches(core, *t) {
+                return Err(Trap::host("host function returned a value of the wrong type"));
+            }
+            *slot = r.to_raw(core).map_err(|_| Trap::host("host function returned a foreign reference"))?;
+        }
+        Ok(())
+    }
 }
 
 impl Func {
-    /// A host function of type `ty`.
+    /// A host function of type `ty`, with dynamically typed parameters
+    /// and results (see [`Func::wrap`] for the faster typed form).
     ///
     /// # Errors
     /// If the wasm-to-host trampoline cannot be compiled or published.
@@ -133,19 +243,52 @@ impl Func {
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Trap> + Send + Sync + 'static,
     ) -> Result<Func> {
         let f: HostFn<T> = Arc::new(f);
-        Self::from_host_fn(store.as_context_mut(), ty, f)
+        Self::from_host_def(store.as_context_mut(), &HostDef::dynamic(ty, f))
     }
 
-    pub(crate) fn from_host_fn<T: 'static>(cx: &mut StoreContext<T>, ty: FuncType, f: HostFn<T>) -> Result<Func> {
+    /// A host function from a Rust closure with typed parameters and
+    /// results: `Fn(Caller<'_, T>, A1, A2, ...) -> R`, where each `Ai` is a
+    /// [`WasmTy`] (`i32`, `i64`, `f32`, `f64`, `u128` for v128,
+    /// `Option<Func>`, `Option<ExternRef>`) and `R` is `()`, a [`WasmTy`],
+    /// a tuple of them, or a `Result<_, Trap>` of those. Values cross
+    /// without any allocation or dynamic type checks.
+    ///
+    /// ```
+    /// # use hypha_wasm::*;
+    /// let engine = Engine::host(Config::default())?;
+    /// let mut store = Store::new(&engine, 0u32);
+    /// let add = Func::wrap(&mut store, |mut caller: Caller<'_, u32>, a: i32, b: i32| {
+    ///     *caller.data_mut() += 1;
+    ///     a.wrapping_add(b)
+    /// })?;
+    /// let add = add.typed::<(i32, i32), i32, _>(&store)?;
+    /// assert_eq!(add.call(&mut store, (40, 2))?, 42);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If the wasm-to-host trampoline cannot be compiled or published.
+    pub fn wrap<T: 'static, Params, Results>(
+        store: &mut impl AsContextMut<Data = T>,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Result<Func> {
+        Self::from_host_def(store.as_context_mut(), &f.into_host_def().0)
+    }
+
+    pub(crate) fn from_host_def<T: 'static>(cx: &mut StoreContext<T>, def: &HostDef<T>) -> Result<Func> {
         let store_ptr: *mut StoreContext<T> = cx;
         let core = &mut cx.core;
-        let code = core.host_trampoline(&ty)?;
-        let type_id = core.type_id(&ty);
+        let code = core.host_trampoline(&def.ty)?;
+        let type_id = core.type_id(&def.ty);
+        let owner = def.owner.clone();
+        let data = Arc::as_ptr(&owner).cast::<()>();
         let mut ctx = Box::new(HostFuncCtx {
-            shim: host_shim::<T>,
+            shim: def.shim,
+            call: def.call,
             store: store_ptr.cast(),
-            func: Box::new(f),
-            ty,
+            data,
+            owner,
+            ty: def.ty.clone(),
             funcref: VMFuncRef { code, vmctx: core::ptr::null_mut(), type_id, array_call: core::ptr::null() },
         });
         let ctx_ptr: *mut HostFuncCtx = &raw mut *ctx;
@@ -243,11 +386,11 @@ impl Func {
         // SAFETY: the funcref belongs to this live store.
         let (array_call, vmctx) = unsafe { ((*self.ptr).array_call, (*self.ptr).vmctx) };
         if array_call.is_null() {
-            // A host function: call its shim directly (no wasm on the stack).
-            let ctx = vmctx.cast::<HostFuncCtx>();
-            // SAFETY: host funcrefs' vmctx is their HostFuncCtx, owned by this store.
-            let ctx_ref = unsafe { &*ctx };
-            call_host::<T>(ctx_ref, cx, core::ptr::null_mut(), slots).map_err(Error::Trap)?;
+            // A host function: call it directly (no wasm on the stack).
+            let ctx = vmctx.cast::<HostFuncCtx>().cast_const();
+            // SAFETY: host funcrefs' vmctx is their HostFuncCtx, owned by
+            // this store; `cx` is its store, reborrowed only by the call.
+            unsafe { ((*ctx).call)(ctx, ptr::from_mut(cx).cast(), ptr::null_mut(), slots) }.map_err(Error::Trap)?;
         } else {
             // SAFETY: the store is live, the funcref is a wasm function of
             // it, and `slots` is big enough and holds typed arguments.
@@ -270,18 +413,47 @@ impl Func {
     }
 }
 
+// === typed values ===
+
 /// A Rust type that maps to one wasm value type.
-pub trait WasmTy: Sized {
+///
+/// Implemented for `i32`, `i64`, `f32`, `f64`, `u128` (v128),
+/// `Option<Func>` (funcref) and `Option<ExternRef>` (externref).
+pub trait WasmTy: Sized + private::Sealed {
     /// The wasm type.
     fn ty() -> ValType;
     /// To a value.
     fn into_val(self) -> Val;
     /// From a value of the right type.
     fn from_val(v: Val) -> Option<Self>;
+    /// The raw slot form; `None` for a reference into another store.
+    #[doc(hidden)]
+    fn into_raw(self, store_id: u64) -> Option<u128>;
+    /// From the raw slot form (the slot holds a value of type `ty()`).
+    #[doc(hidden)]
+    fn from_raw(raw: u128, store_id: u64) -> Self;
+}
+
+mod private {
+    /// Seals [`super::WasmTy`]: the raw conversions are the runtime's.
+    pub trait Sealed {}
+}
+
+/// The low 64 bits of a raw slot.
+#[expect(clippy::cast_possible_truncation, reason = "a raw slot holds scalars in its low bits; the truncation is the decoding")]
+fn low64(raw: u128) -> u64 {
+    raw as u64
+}
+
+/// The low 32 bits of a raw slot.
+#[expect(clippy::cast_possible_truncation, reason = "as `low64`")]
+fn low32(raw: u128) -> u32 {
+    raw as u32
 }
 
 macro_rules! wasm_ty {
-    ($t:ty, $vt:ident, $conv:expr, $back:expr) => {
+    ($t:ty, $vt:ident, $conv:expr, $back:expr, $to_raw:expr, $from_raw:expr) => {
+        impl private::Sealed for $t {}
         impl WasmTy for $t {
             fn ty() -> ValType {
                 ValType::$vt
@@ -292,29 +464,107 @@ macro_rules! wasm_ty {
             fn from_val(v: Val) -> Option<Self> {
                 $back(v)
             }
+            #[inline]
+            fn into_raw(self, _store_id: u64) -> Option<u128> {
+                Some($to_raw(self))
+            }
+            #[inline]
+            fn from_raw(raw: u128, _store_id: u64) -> Self {
+                $from_raw(raw)
+            }
         }
     };
 }
-wasm_ty!(i32, I32, Val::I32, |v| if let Val::I32(x) = v { Some(x) } else { None });
-wasm_ty!(i64, I64, Val::I64, |v| if let Val::I64(x) = v { Some(x) } else { None });
-wasm_ty!(f32, F32, |x: f32| Val::F32(x.to_bits()), |v| if let Val::F32(x) = v { Some(f32::from_bits(x)) } else { None });
-wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), |v| if let Val::F64(x) = v { Some(f64::from_bits(x)) } else { None });
-wasm_ty!(u128, V128, Val::V128, |v| if let Val::V128(x) = v { Some(x) } else { None });
+wasm_ty!(i32, I32, Val::I32, |v| if let Val::I32(x) = v { Some(x) } else { None },
+    |x: i32| u128::from(x.cast_unsigned()), |r| low32(r).cast_signed());
+wasm_ty!(i64, I64, Val::I64, |v| if let Val::I64(x) = v { Some(x) } else { None },
+    |x: i64| u128::from(x.cast_unsigned()), |r| low64(r).cast_signed());
+wasm_ty!(f32, F32, |x: f32| Val::F32(x.to_bits()), |v| if let Val::F32(x) = v { Some(f32::from_bits(x)) } else { None },
+    |x: f32| u128::from(x.to_bits()), |r| f32::from_bits(low32(r)));
+wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), |v| if let Val::F64(x) = v { Some(f64::from_bits(x)) } else { None },
+    |x: f64| u128::from(x.to_bits()), |r| f64::from_bits(low64(r)));
+wasm_ty!(u128, V128, Val::V128, |v| if let Val::V128(x) = v { Some(x) } else { None }, |x| x, |r| r);
 
-/// Parameter lists of typed functions: `()`, a [`WasmTy`], or a tuple.
+impl private::Sealed for Option<Func> {}
+impl WasmTy for Option<Func> {
+    fn ty() -> ValType {
+        ValType::FuncRef
+    }
+    fn into_val(self) -> Val {
+        Val::FuncRef(self)
+    }
+    fn from_val(v: Val) -> Option<Self> {
+        if let Val::FuncRef(f) = v { Some(f) } else { None }
+    }
+    fn into_raw(self, store_id: u64) -> Option<u128> {
+        match self {
+            None => Some(0),
+            Some(f) if f.store_id == store_id => Some(f.ptr as usize as u128),
+            Some(_) => None,
+        }
+    }
+    fn from_raw(raw: u128, store_id: u64) -> Self {
+        let ptr = usize::try_from(low64(raw)).unwrap_or(0) as *const VMFuncRef;
+        if ptr.is_null() { None } else { Some(Func { store_id, ptr }) }
+    }
+}
+
+impl private::Sealed for Option<ExternRef> {}
+impl WasmTy for Option<ExternRef> {
+    fn ty() -> ValType {
+        ValType::ExternRef
+    }
+    fn into_val(self) -> Val {
+        Val::ExternRef(self)
+    }
+    fn from_val(v: Val) -> Option<Self> {
+        if let Val::ExternRef(r) = v { Some(r) } else { None }
+    }
+    fn into_raw(self, store_id: u64) -> Option<u128> {
+        match self {
+            None => Some(0),
+            Some(r) if r.store_id() == store_id => Some(r.raw()),
+            Some(_) => None,
+        }
+    }
+    fn from_raw(raw: u128, store_id: u64) -> Self {
+        ExternRef::from_raw(store_id, low64(raw))
+    }
+}
+
+/// Parameter lists of typed functions: `()`, a [`WasmTy`], or a tuple of
+/// up to 16.
 pub trait WasmParams {
     /// The wasm types.
     fn types() -> Vec<ValType>;
     /// To values.
     fn into_vals(self) -> Vec<Val>;
+    /// Number of values.
+    #[doc(hidden)]
+    const LEN: usize;
+    /// Write to the first `LEN` raw slots; `None` for a reference into
+    /// another store.
+    #[doc(hidden)]
+    fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()>;
 }
 
-/// Result lists of typed functions.
+/// Result lists of typed functions: `()`, a [`WasmTy`], or a tuple of up
+/// to 16.
 pub trait WasmResults: Sized {
     /// The wasm types.
     fn types() -> Vec<ValType>;
     /// From values of the right types.
     fn from_vals(v: &[Val]) -> Option<Self>;
+    /// Number of values.
+    #[doc(hidden)]
+    const LEN: usize;
+    /// Read from the first `LEN` raw slots (which hold values of these types).
+    #[doc(hidden)]
+    fn load_raw(slots: &[u128], store_id: u64) -> Self;
+    /// Write to the first `LEN` raw slots; `None` for a reference into
+    /// another store.
+    #[doc(hidden)]
+    fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()>;
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -323,6 +573,12 @@ impl<A: WasmTy> WasmParams for A {
     }
     fn into_vals(self) -> Vec<Val> {
         alloc::vec![self.into_val()]
+    }
+    const LEN: usize = 1;
+    #[inline]
+    fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()> {
+        *slots.first_mut()? = self.into_raw(store_id)?;
+        Some(())
     }
 }
 
@@ -333,30 +589,28 @@ impl<A: WasmTy> WasmResults for A {
     fn from_vals(v: &[Val]) -> Option<Self> {
         A::from_val(*v.first()?)
     }
+    const LEN: usize = 1;
+    #[inline]
+    fn load_raw(slots: &[u128], store_id: u64) -> Self {
+        A::from_raw(slots.first().copied().unwrap_or(0), store_id)
+    }
+    #[inline]
+    fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()> {
+        *slots.first_mut()? = self.into_raw(store_id)?;
+        Some(())
+    }
 }
 
-macro_rules! tuples {
-    ($(($($n:ident),*)),*) => {$(
-        #[expect(non_snake_case, reason = "type parameters double as bindings")]
-        impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
-            fn types() -> Vec<ValType> { alloc::vec![$($n::ty()),*] }
-            fn into_vals(self) -> Vec<Val> { let ($($n,)*) = self; alloc::vec![$($n.into_val()),*] }
-        }
-        impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
-            fn types() -> Vec<ValType> { alloc::vec![$($n::ty()),*] }
-            fn from_vals(v: &[Val]) -> Option<Self> {
-                let mut it = v.iter();
-                Some(($($n::from_val(*it.next()?)?,)*))
-            }
-        }
-    )*};
-}
 impl WasmParams for () {
     fn types() -> Vec<ValType> {
         Vec::new()
     }
     fn into_vals(self) -> Vec<Val> {
         Vec::new()
+    }
+    const LEN: usize = 0;
+    fn store_raw(self, _: &mut [u128], _: u64) -> Option<()> {
+        Some(())
     }
 }
 
@@ -367,9 +621,187 @@ impl WasmResults for () {
     fn from_vals(_: &[Val]) -> Option<Self> {
         Some(())
     }
+    const LEN: usize = 0;
+    fn load_raw(_: &[u128], _: u64) -> Self {}
+    fn store_raw(self, _: &mut [u128], _: u64) -> Option<()> {
+        Some(())
+    }
 }
 
-tuples!((A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E));
+macro_rules! tuples {
+    ($(($($n:ident $v:ident),*)),*) => {$(
+        impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
+            fn types() -> Vec<ValType> { alloc::vec![$($n::ty()),*] }
+            fn into_vals(self) -> Vec<Val> { let ($($v,)*) = self; alloc::vec![$($v.into_val()),*] }
+            const LEN: usize = [$(stringify!($n)),*].len();
+            #[inline]
+            fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()> {
+                let ($($v,)*) = self;
+                let mut it = slots.iter_mut();
+                $(*it.next()? = $v.into_raw(store_id)?;)*
+                Some(())
+            }
+        }
+        impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
+            fn types() -> Vec<ValType> { alloc::vec![$($n::ty()),*] }
+            fn from_vals(v: &[Val]) -> Option<Self> {
+                let mut it = v.iter();
+                Some(($($n::from_val(*it.next()?)?,)*))
+            }
+            const LEN: usize = [$(stringify!($n)),*].len();
+            #[inline]
+            fn load_raw(slots: &[u128], store_id: u64) -> Self {
+                let mut it = slots.iter();
+                ($($n::from_raw(it.next().copied().unwrap_or(0), store_id),)*)
+            }
+            #[inline]
+            fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()> {
+                let ($($v,)*) = self;
+                let mut it = slots.iter_mut();
+                $(*it.next()? = $v.into_raw(store_id)?;)*
+                Some(())
+            }
+        }
+    )*};
+}
+
+tuples!(
+    (A1 a1),
+    (A1 a1, A2 a2),
+    (A1 a1, A2 a2, A3 a3),
+    (A1 a1, A2 a2, A3 a3, A4 a4),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16)
+);
+
+/// Most values a typed call passes or returns (the longest tuple).
+const MAX_TYPED: usize = 16;
+/// Slots of the array used for calls with at most this many values.
+const SMALL_TYPED: usize = 4;
+
+// === typed host functions ===
+
+/// What a typed host function may return: results ([`WasmResults`]:
+/// `()`, a [`WasmTy`], a tuple) or `Result<results, Trap>`.
+pub trait WasmRet {
+    /// The results.
+    #[doc(hidden)]
+    type Results: WasmResults;
+    /// The results, or the trap to raise.
+    #[doc(hidden)]
+    fn into_results(self) -> Result<Self::Results, Trap>;
+}
+
+impl<R: WasmResults> WasmRet for R {
+    type Results = R;
+    #[inline]
+    fn into_results(self) -> Result<R, Trap> {
+        Ok(self)
+    }
+}
+
+impl<R: WasmResults> WasmRet for Result<R, Trap> {
+    type Results = R;
+    #[inline]
+    fn into_results(self) -> Result<R, Trap> {
+        self
+    }
+}
+
+/// A Rust closure usable as a typed host function: implemented for
+/// `Fn(Caller<'_, T>, A1, ..., An) -> R` with every `Ai: WasmTy` (up to
+/// 16) and `R: WasmRet`. See [`Func::wrap`] and [`crate::Linker::func_wrap`].
+///
+/// Name the [`Caller`] type in the closure (`|caller: Caller<'_, T>, x:
+/// i32| ...`) so the closure accepts it for every lifetime.
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    /// The definition the linker and stores instantiate.
+    #[doc(hidden)]
+    fn into_host_def(self) -> HostDefinition<T>;
+}
+
+/// An opaque host function definition (see [`IntoFunc`]).
+#[doc(hidden)]
+pub struct HostDefinition<T>(pub(crate) HostDef<T>);
+
+impl<T> core::fmt::Debug for HostDefinition<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("HostDefinition").field(&self.0.ty).finish()
+    }
+}
+
+/// A typed closure as a host function callee.
+struct Typed<F, P, R> {
+    f: F,
+    _types: PhantomData<fn(P) -> R>,
+}
+
+macro_rules! into_func {
+    ($(($($a:ident $v:ident),*)),*) => {$(
+        impl<T, F, R, $($a,)*> IntoFunc<T, ($($a,)*), R> for F
+        where
+            T: 'static,
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+            R: WasmRet + 'static,
+            $($a: WasmTy + 'static,)*
+        {
+            fn into_host_def(self) -> HostDefinition<T> {
+                let ty = FuncType::new(<($($a,)*) as WasmResults>::types(), <R::Results as WasmResults>::types());
+                HostDefinition(HostDef::new(ty, Typed::<F, ($($a,)*), R> { f: self, _types: PhantomData }))
+            }
+        }
+
+        impl<T, F, R, $($a,)*> HostCallee<T> for Typed<F, ($($a,)*), R>
+        where
+            T: 'static,
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+            R: WasmRet + 'static,
+            $($a: WasmTy + 'static,)*
+        {
+            #[inline]
+            unsafe fn invoke(&self, store: *mut StoreContext<T>, caller_vmctx: *mut u8, slots: &mut [u128]) -> Result<(), Trap> {
+                // SAFETY: contract: the store is live and ours for the call.
+                let store_id = unsafe { (*store).core.id };
+                let ($($v,)*) = <($($a,)*) as WasmResults>::load_raw(slots, store_id);
+                // SAFETY: as above.
+                let results = (self.f)(Caller { store: unsafe { &mut *store }, caller_vmctx }, $($v),*).into_results()?;
+                results.store_raw(slots, store_id).ok_or_else(|| Trap::host("host function returned a foreign reference"))
+            }
+        }
+    )*};
+}
+
+into_func!(
+    (),
+    (A1 a1),
+    (A1 a1, A2 a2),
+    (A1 a1, A2 a2, A3 a3),
+    (A1 a1, A2 a2, A3 a3, A4 a4),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15),
+    (A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16)
+);
+
+// === typed calls ===
 
 /// A function with statically known parameter and result types.
 #[derive(Debug, Clone, Copy)]
@@ -379,17 +811,30 @@ pub struct TypedFunc<P, R> {
 }
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
-    /// Call the function.
+    /// Call the function. Arguments and results cross in a stack array:
+    /// no allocation, no dynamic type checks (the types were checked when
+    /// the `TypedFunc` was made).
     ///
     /// # Errors
-    /// [`Error::Trap`] if it traps; [`Error::Usage`] with a foreign store.
+    /// [`Error::Trap`] if it traps; [`Error::Usage`] with a foreign store
+    /// or a reference argument from another store.
     pub fn call(&self, store: &mut impl AsContextMut, params: P) -> Result<R> {
-        let cx = store.as_context_mut();
-        let ty = self.func.ty(cx)?;
-        let params = params.into_vals();
-        let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for(*t)).collect();
-        self.func.call_unchecked(cx, &ty, &params, &mut results)?;
-        R::from_vals(&results).ok_or_else(|| Error::Usage("result types".into()))
+        // Small signatures get a small array (less stack to touch).
+        if P::LEN <= SMALL_TYPED && R::LEN <= SMALL_TYPED {
+            self.call_with::<SMALL_TYPED>(store.as_context_mut(), params)
+        } else {
+            self.call_with::<MAX_TYPED>(store.as_context_mut(), params)
+        }
+    }
+
+    #[inline]
+    fn call_with<const N: usize>(&self, cx: &mut StoreContext<impl Sized + 'static>, params: P) -> Result<R> {
+        self.func.check(&cx.core)?;
+        let store_id = cx.core.id;
+        let mut slots = [0u128; N];
+        params.store_raw(&mut slots, store_id).ok_or_else(|| Error::Usage("reference from another store".into()))?;
+        self.func.call_raw(cx, &mut slots, 0)?;
+        Ok(R::load_raw(&slots, store_id))
     }
 
     /// The untyped function.

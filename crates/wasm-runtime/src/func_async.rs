@@ -180,7 +180,7 @@ impl Func {
         T: 'static,
         F: for<'a> Fn(Caller<'a, T>, &'a [Val], &'a mut [Val]) -> HostFuture<'a> + Send + Sync + 'static,
     {
-        Self::from_host_fn(store.as_context_mut(), ty, async_host_fn(f))
+        Self::from_host_def(store.as_context_mut(), &crate::func::HostDef::dynamic(ty, async_host_fn(f)))
     }
 
     /// Call on a fiber stack of [`Config::async_stack_size`] bytes (guard

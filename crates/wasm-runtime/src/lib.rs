@@ -208,7 +208,7 @@ pub use config::{ASYNC_HOST_RESERVE, Config, Features, MemoryStrategy};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use externs::{Extern, Global, Memory, Table};
-pub use func::{Caller, Func, HostFn, TypedFunc, WasmParams, WasmResults, WasmTy};
+pub use func::{Caller, Func, HostDefinition, HostFn, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use func_async::{CallFuture, HostFuture};
 pub use instance::Instance;
 pub use linker::Linker;

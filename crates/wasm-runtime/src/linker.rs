@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::externs::Extern;
-use crate::func::{Caller, Func, HostFn};
+use crate::func::{Caller, Func, HostDef, HostFn, IntoFunc};
 use crate::instance::Instance;
 use crate::module::Module;
 use crate::store::AsContextMut;
@@ -18,17 +18,19 @@ use crate::values::Val;
 
 enum Definition<T> {
     Extern(Extern),
-    HostFunc(FuncType, HostFn<T>),
+    Host(HostDef<T>),
 }
 
 /// Import resolution by name.
 pub struct Linker<T> {
-    defs: BTreeMap<(String, String), Definition<T>>,
+    /// Module name -> field name -> definition (two levels, so lookups
+    /// borrow the names instead of building a key).
+    defs: BTreeMap<String, BTreeMap<String, Definition<T>>>,
 }
 
 impl<T> core::fmt::Debug for Linker<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.defs.keys()).finish()
+        f.debug_list().entries(self.defs.iter().flat_map(|(m, names)| names.keys().map(move |n| (m, n)))).finish()
     }
 }
 
@@ -45,14 +47,20 @@ impl<T: 'static> Linker<T> {
         Self::default()
     }
 
-    /// Define `module::name` as `item` (replacing any earlier definition).
-    pub fn define(&mut self, module: &str, name: &str, item: impl Into<Extern>) -> &mut Self {
-        self.defs.insert((module.to_string(), name.to_string()), Definition::Extern(item.into()));
+    fn insert(&mut self, module: &str, name: &str, def: Definition<T>) -> &mut Self {
+        self.defs.entry(module.to_string()).or_default().insert(name.to_string(), def);
         self
     }
 
-    /// Define a host function; a fresh [`Func`] is created in each store
-    /// that instantiates through this linker.
+    /// Define `module::name` as `item` (replacing any earlier definition).
+    pub fn define(&mut self, module: &str, name: &str, item: impl Into<Extern>) -> &mut Self {
+        self.insert(module, name, Definition::Extern(item.into()))
+    }
+
+    /// Define a host function with dynamically typed parameters and
+    /// results; a fresh [`Func`] is created in each store that
+    /// instantiates through this linker. [`Linker::func_wrap`] is the
+    /// faster, typed form.
     pub fn func_new(
         &mut self,
         module: &str,
@@ -60,8 +68,23 @@ impl<T: 'static> Linker<T> {
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Trap> + Send + Sync + 'static,
     ) -> &mut Self {
-        self.defs.insert((module.to_string(), name.to_string()), Definition::HostFunc(ty, Arc::new(f)));
-        self
+        let f: HostFn<T> = Arc::new(f);
+        self.insert(module, name, Definition::Host(HostDef::dynamic(ty, f)))
+    }
+
+    /// Define a host function from a typed Rust closure (see
+    /// [`Func::wrap`]): arguments and results cross without allocation.
+    ///
+    /// ```
+    /// # use hypha_wasm::*;
+    /// let mut linker = Linker::<u64>::new();
+    /// linker.func_wrap("env", "add", |mut caller: Caller<'_, u64>, a: i64, b: i64| -> Result<i64, Trap> {
+    ///     *caller.data_mut() += 1;
+    ///     a.checked_add(b).ok_or_else(|| Trap::host("overflow"))
+    /// });
+    /// ```
+    pub fn func_wrap<Params, Results>(&mut self, module: &str, name: &str, f: impl IntoFunc<T, Params, Results>) -> &mut Self {
+        self.insert(module, name, Definition::Host(f.into_host_def().0))
     }
 
     /// Define an async host function (see [`Func::new_async`]); usable
@@ -70,9 +93,7 @@ impl<T: 'static> Linker<T> {
     where
         F: for<'a> Fn(Caller<'a, T>, &'a [Val], &'a mut [Val]) -> crate::func_async::HostFuture<'a> + Send + Sync + 'static,
     {
-        self.defs
-            .insert((module.to_string(), name.to_string()), Definition::HostFunc(ty, crate::func_async::async_host_fn(f)));
-        self
+        self.insert(module, name, Definition::Host(HostDef::dynamic(ty, crate::func_async::async_host_fn(f))))
     }
 
     /// Define every export of `instance` under module name `module`.
@@ -88,12 +109,10 @@ impl<T: 'static> Linker<T> {
     /// # Errors
     /// If a host function's trampoline cannot be built.
     pub fn get(&self, store: &mut impl AsContextMut<Data = T>, module: &str, name: &str) -> Result<Option<Extern>> {
-        match self.defs.get(&(module.to_string(), name.to_string())) {
+        match self.defs.get(module).and_then(|names| names.get(name)) {
             None => Ok(None),
             Some(Definition::Extern(e)) => Ok(Some(*e)),
-            Some(Definition::HostFunc(ty, f)) => {
-                Ok(Some(Extern::Func(Func::from_host_fn(store.as_context_mut(), ty.clone(), f.clone())?)))
-            }
+            Some(Definition::Host(def)) => Ok(Some(Extern::Func(Func::from_host_def(store.as_context_mut(), def)?))),
         }
     }
 
@@ -102,8 +121,9 @@ impl<T: 'static> Linker<T> {
     /// # Errors
     /// [`Error::Link`] for an unknown import, otherwise as [`Instance::new`].
     pub fn instantiate(&self, store: &mut impl AsContextMut<Data = T>, module: &Module) -> Result<Instance> {
-        let mut imports = Vec::new();
-        for (m, n, _) in module.imports() {
+        let mut imports = Vec::with_capacity(module.info().imports.len());
+        for import in &module.info().imports {
+            let (m, n) = (import.module.as_str(), import.name.as_str());
             let e = self.get(store, m, n)?.ok_or_else(|| Error::Link(alloc::format!("unknown import `{m}::{n}`")))?;
             imports.push(e);
         }

@@ -24,6 +24,21 @@ impl ExternRef {
         ExternRef { store_id: core.id, index: core.externrefs.len() - 1 }
     }
 
+    /// The store this reference belongs to.
+    pub(crate) fn store_id(&self) -> u64 {
+        self.store_id
+    }
+
+    /// The raw slot form (index + 1; 0 is null).
+    pub(crate) fn raw(&self) -> u128 {
+        (self.index + 1) as u128
+    }
+
+    /// From the raw slot form: `None` for null.
+    pub(crate) fn from_raw(store_id: u64, raw: u64) -> Option<ExternRef> {
+        usize::try_from(raw).ok()?.checked_sub(1).map(|index| ExternRef { store_id, index })
+    }
+
     /// The data behind the reference.
     #[must_use]
     pub fn data<'a, T>(&self, store: &'a StoreContext<T>) -> Option<&'a (dyn Any + Send + Sync)> {
@@ -121,7 +136,7 @@ impl Val {
                 if r.store_id != core.id {
                     return Err(Error::Usage("externref from another store".into()));
                 }
-                (r.index + 1) as u128
+                r.raw()
             }
         })
     }
@@ -138,9 +153,7 @@ impl Val {
             ValType::V128 => Val::V128(raw),
             ValType::FuncRef => Val::FuncRef(Func::from_raw(core, low64 as usize as *const _)),
             ValType::Ref(r) if r.heap.is_func() => Val::FuncRef(Func::from_raw(core, low64 as usize as *const _)),
-            ValType::ExternRef | ValType::Ref(_) => Val::ExternRef(
-                (low64 as usize).checked_sub(1).map(|index| ExternRef { store_id: core.id, index }),
-            ),
+            ValType::ExternRef | ValType::Ref(_) => Val::ExternRef(ExternRef::from_raw(core.id, low64)),
         }
     }
 }

@@ -29,18 +29,30 @@ pub(crate) struct GlobalObj {
 }
 
 /// The shim a host function's trampoline calls:
-/// `(ctx, caller_vmctx, values, len) -> status`.
+/// `(ctx, caller_vmctx, values, len) -> status` (0 = returned, 1 = a trap
+/// was recorded as pending).
 pub(crate) type HostShim = unsafe extern "C" fn(*mut HostFuncCtx, *mut u8, *mut u128, usize) -> u64;
+
+/// The same host function called from the host (no wasm frame, so the
+/// trap is returned rather than recorded):
+/// `(ctx, store, caller_vmctx, values)`, `store` being the
+/// `StoreContext<T>` the function belongs to.
+pub(crate) type HostCall = unsafe fn(*const HostFuncCtx, *mut u8, *mut u8, &mut [u128]) -> Result<(), crate::trap::Trap>;
 
 /// A host function as wasm sees it. Its `funcref.vmctx` points back here.
 #[repr(C)]
 pub(crate) struct HostFuncCtx {
     // NOTE: offset 0 is read by the wasm-to-host trampoline.
     pub shim: HostShim,
-    /// The `StoreInner<T>` this function belongs to (type-erased).
+    /// The host-side entry (see [`HostCall`]).
+    pub call: HostCall,
+    /// The `StoreContext<T>` this function belongs to (type-erased).
     pub store: *mut u8,
-    /// The closure (`HostFn<T>`), downcast by the shim.
-    pub func: Box<dyn Any + Send + Sync>,
+    /// The callee object inside `owner` (a typed closure or a dynamic
+    /// host function), read by `shim`/`call`, which know its type.
+    pub data: *const (),
+    /// Keeps `data` alive; shared with the linker definition it came from.
+    pub owner: Arc<dyn Any + Send + Sync>,
     pub ty: FuncType,
     pub funcref: VMFuncRef,
 }

@@ -15,6 +15,7 @@
 #![expect(clippy::multiple_unsafe_ops_per_block, reason = "each block touches the one live activation/store pair whose invariant is stated at the block")]
 
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 use crate::error::{Error, Result};
 use crate::platform::{Fault, FaultAction};
@@ -26,16 +27,24 @@ use crate::vm::store::StoreCore;
 const MAX_FRAMES: usize = 64;
 
 /// One entry from the host into wasm.
+///
+/// Lives on the host stack for every call, so the two big arrays are left
+/// uninitialised (zeroing them cost more than the rest of a call):
+/// `jmpbuf` is written by `hypha_wasm_call_guarded` before anything can
+/// resume to it, and only `frames[..num_frames]` is ever read. `repr(C)`
+/// keeps the two next to each other and away from the initialised fields,
+/// so the compiler does not fold everything into one big memset.
+#[repr(C)]
 pub(crate) struct Activation {
-    jmpbuf: JmpBuf,
+    jmpbuf: MaybeUninit<JmpBuf>,
+    frames: [MaybeUninit<usize>; MAX_FRAMES],
     store: *mut StoreCore,
     /// Highest stack address wasm frames of this activation can have.
     entry_sp: usize,
+    num_frames: usize,
     code: Option<TrapCode>,
     /// A trap recorded by a libcall or host function.
     pub pending: Option<Trap>,
-    frames: [usize; MAX_FRAMES],
-    num_frames: usize,
 }
 
 /// Call `funcref` from the host with arguments and results in `values`.
@@ -55,18 +64,19 @@ pub(crate) unsafe fn invoke(
     values: *mut u128,
     stack_floor: usize,
 ) -> Result<()> {
-    // SAFETY: (1) the store is live.
-    let platform = unsafe { (*core).engine.platform().clone() };
+    // SAFETY: (1) the store (and so its engine and platform) is live for
+    // the whole call; the platform object itself is never mutated.
+    let platform: &dyn crate::platform::Platform = unsafe { &**(*core).engine.platform() };
     platform.init_traps().map_err(|e| Error::Resource(alloc::format!("trap handler: {e}")))?;
     // SAFETY: (1).
     let prev = unsafe { (*core).activation };
     let mut act = Activation {
-        jmpbuf: [0; 32],
+        jmpbuf: MaybeUninit::uninit(),
         store: core,
         entry_sp: 0,
         code: None,
         pending: None,
-        frames: [0; MAX_FRAMES],
+        frames: [MaybeUninit::uninit(); MAX_FRAMES],
         num_frames: 0,
     };
     let here = (&raw const act) as usize;
@@ -86,10 +96,11 @@ pub(crate) unsafe fn invoke(
     let previous_tls = platform.current_activation();
     platform.set_current_activation(act_ptr.cast());
     // SAFETY: (2) and (3): array_call is the host-to-wasm trampoline for
-    // this function's type; the jmpbuf belongs to the live activation.
+    // this function's type; the jmpbuf belongs to the live activation
+    // (the assembly fills it before calling).
     let status = unsafe {
         hypha_wasm_call_guarded(
-            &raw mut (*act_ptr).jmpbuf,
+            (*act_ptr).jmpbuf.as_mut_ptr(),
             (*funcref).array_call,
             (*funcref).vmctx as usize,
             (*funcref).vmctx as usize,
@@ -113,6 +124,8 @@ pub(crate) unsafe fn invoke(
     let mut trap = act.pending.take().unwrap_or_else(|| Trap::new(act.code.unwrap_or(TrapCode::MemoryOutOfBounds)));
     let mut frames = Vec::with_capacity(act.num_frames);
     for pc in &act.frames[..act.num_frames] {
+        // SAFETY: `handle_fault` wrote frames[..num_frames].
+        let pc = unsafe { pc.assume_init_ref() };
         // SAFETY: (1).
         if let Some(code) = unsafe { (*core).code_for(*pc) } {
             // Return addresses point after the call; look up pc - 1.
@@ -166,7 +179,7 @@ pub(crate) unsafe fn handle_fault(fault: &Fault) -> FaultAction {
         Some(None) => {}
         None => act.code = Some(TrapCode::MemoryOutOfBounds),
     }
-    act.frames[0] = fault.pc;
+    act.frames[0] = MaybeUninit::new(fault.pc);
     act.num_frames = 1;
     let mut fp = fault.fp;
     while act.num_frames < MAX_FRAMES && fp != 0 && fp < entry_sp && fp.is_multiple_of(8) {
@@ -177,12 +190,12 @@ pub(crate) unsafe fn handle_fault(fault: &Fault) -> FaultAction {
         if unsafe { (*core).code_for(ret) }.is_none() {
             break;
         }
-        act.frames[act.num_frames] = ret;
+        act.frames[act.num_frames] = MaybeUninit::new(ret);
         act.num_frames += 1;
         if next <= fp {
             break;
         }
         fp = next;
     }
-    FaultAction::Resume { pc: hypha_wasm_resume as *const () as usize, arg0: (&raw mut act.jmpbuf) as usize }
+    FaultAction::Resume { pc: hypha_wasm_resume as *const () as usize, arg0: act.jmpbuf.as_mut_ptr() as usize }
 }
