@@ -128,6 +128,22 @@ pub struct Config {
     /// runs on. Wasm may use up to `max_wasm_stack` of it; the last
     /// [`ASYNC_HOST_RESERVE`] bytes are kept for host functions.
     pub async_stack_size: usize,
+    /// Runs compilation jobs in parallel on the embedder's own workers
+    /// (e.g. the kernel's executor on every hart). When set it replaces the
+    /// `std` thread pool of [`Config::parallel_compilation`] (which must
+    /// also be on); `None` compiles on the calling thread (or std threads).
+    pub compile_executor: Option<alloc::sync::Arc<dyn CompileExecutor>>,
+}
+
+/// Runs a batch of independent compilation jobs, possibly in parallel.
+/// Cranelift needs deep stacks: each job should run on a stack of at least
+/// 1 MiB.
+pub trait CompileExecutor: Send + Sync + core::fmt::Debug {
+    /// How many jobs are worth running at once (e.g. the number of CPUs).
+    fn parallelism(&self) -> usize;
+    /// Runs `job(0)`, `job(1)`, …, `job(jobs - 1)`, each exactly once, in
+    /// any order and on any CPUs, and returns only when all have returned.
+    fn run(&self, jobs: usize, job: &(dyn Fn(usize) + Sync));
 }
 
 /// Bytes at the bottom of an async call's fiber stack that wasm code may
@@ -147,6 +163,7 @@ impl Default for Config {
             epoch_interruption: false,
             consume_fuel: false,
             async_stack_size: 2 << 20,
+            compile_executor: None,
         }
     }
 }

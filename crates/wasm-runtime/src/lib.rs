@@ -196,6 +196,7 @@ mod linker;
 mod module;
 pub mod platform;
 mod store;
+mod suspender;
 mod trap;
 mod types;
 mod values;
@@ -204,7 +205,7 @@ mod vm;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ASYNC_HOST_RESERVE, Config, Features, MemoryStrategy};
+pub use config::{ASYNC_HOST_RESERVE, CompileExecutor, Config, Features, MemoryStrategy};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use externs::{Extern, Global, Memory, Table};
@@ -215,6 +216,7 @@ pub use linker::Linker;
 pub use module::Module;
 pub use platform::Platform;
 pub use store::{AsContextMut, Store, StoreContext};
+pub use suspender::Suspender;
 pub use trap::{FrameInfo, Trap, TrapCode};
 pub use types::{ExternType, FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 pub use values::{ExternRef, Val};

@@ -5,6 +5,7 @@
 //! host<->wasm adapters, and this module drives Cranelift and lays the
 //! results out into one code image with relocations applied.
 
+mod executor;
 pub(crate) mod info;
 mod preempt;
 mod simd;
@@ -264,7 +265,12 @@ pub(crate) fn compile_module(
         epoch_interruption: config.epoch_interruption,
         consume_fuel: config.consume_fuel,
     };
-    let funcs = compile_all(isa, &env, pending, config.parallel_compilation)?;
+    let funcs = match &config.compile_executor {
+        Some(executor) if config.parallel_compilation && pending.len() > 1 => {
+            executor::compile_with(&**executor, isa, &env, pending)?
+        }
+        _ => compile_all(isa, &env, pending, config.parallel_compilation)?,
+    };
     let mut image = CodeImage::default();
     let mut relocs = Vec::new();
     let align = |bytes: &mut Vec<u8>| {
