@@ -527,6 +527,10 @@ impl FileSystem for MemFs {
     }
 
     fn write_at(&self, file: &mut MemFile, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            // A zero-length write changes nothing, not even the size.
+            return Ok(0);
+        }
         let now = (self.now)();
         let mut st = self.state.borrow_mut();
         let end = offset.checked_add(len64(buf.len())).ok_or(Errno::Fbig)?;
