@@ -15,7 +15,6 @@
 //! same suite (the kernel's test harness).
 
 mod run;
-mod values;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -201,7 +200,7 @@ fn main() -> ExitCode {
                     let r = if case.skip.is_some() {
                         FileResult { passed: 0, total: count(&src), failures: Vec::new() }
                     } else {
-                        run_file(if case.suite == "core-wasm2" { &mode2 } else { &mode }, &src)
+                        run_file(if case.suite == "core-wasm2" { &mode2 } else { &mode }, case.suite, &case.name, &src)
                     };
                     if let Ok(mut slot) = results[i].lock() {
                         *slot = Some(r);
