@@ -327,6 +327,22 @@ impl Vfs {
         }
     }
 
+    /// Rejects removing or replacing `dir/name` when it is a directory
+    /// holding mount points (they would be left hanging).
+    fn no_mounts_below(&self, dir: &VfsNode, name: &str) -> Result<(), Errno> {
+        let fs = self.fs(dir.mount)?;
+        if let Ok((ino, Filetype::Directory)) = fs.lookup(dir.ino, name) {
+            let node = VfsNode {
+                mount: dir.mount,
+                ino,
+            };
+            if self.table.lock().covers.get(&node).is_some_and(|m| !m.is_empty()) {
+                return Err(Errno::Busy);
+            }
+        }
+        Ok(())
+    }
+
     fn with_dev(st: Filestat, mount: MountId) -> Filestat {
         Filestat {
             dev: u64::from(mount) + 1,
@@ -482,6 +498,7 @@ impl FileSystem for Vfs {
 
     fn remove_dir(&self, dir: &VfsNode, name: &str) -> Result<(), Errno> {
         self.not_mount_point(dir, name, Errno::Busy)?;
+        self.no_mounts_below(dir, name)?;
         self.fs(dir.mount)?.remove_dir(dir.ino, name)
     }
 
@@ -502,6 +519,7 @@ impl FileSystem for Vfs {
         if from_dir.mount != to_dir.mount {
             return Err(Errno::Xdev);
         }
+        self.no_mounts_below(to_dir, to)?;
         self.fs(from_dir.mount)?
             .rename(from_dir.ino, from, to_dir.ino, to)
     }

@@ -125,6 +125,20 @@ fn mount_points_cannot_be_removed_or_replaced() {
     assert_eq!(w.vfs.create_dir(&root, "proc"), Err(Errno::Exist));
     assert_eq!(w.vfs.create(&root, "proc", true, WRITE).unwrap_err(), Errno::Exist);
     assert_eq!(w.vfs.symlink(&root, "proc", "x"), Err(Errno::Exist));
+    // A directory holding a mount point cannot be removed or replaced,
+    // even when the mount point exists only in the VFS.
+    let tmp = w.vfs.resolve("/tmp").unwrap();
+    w.vfs.create_dir(&tmp, "outer").unwrap();
+    w.vfs.create_dir(&tmp, "other").unwrap();
+    let inner = TarFs::new(TarBuilder::new().finish()).unwrap();
+    w.vfs.mount("/tmp/outer/virtual", Arc::new(inner)).unwrap();
+    assert_eq!(names(&w.vfs, &w.vfs.resolve("/tmp/outer").unwrap()), ["virtual"]);
+    assert_eq!(w.vfs.remove_dir(&tmp, "outer"), Err(Errno::Busy));
+    assert_eq!(w.vfs.rename(&tmp, "other", &tmp, "outer"), Err(Errno::Busy));
+    // Moving it keeps the mount with it.
+    w.vfs.rename(&tmp, "outer", &tmp, "moved").unwrap();
+    assert!(w.vfs.resolve("/tmp/moved/virtual").is_ok());
+    w.vfs.remove_dir(&tmp, "other").unwrap();
 }
 
 #[test]
