@@ -27,6 +27,8 @@ struct EngineInner {
     platform: Arc<dyn Platform>,
     /// Wasm-to-host trampolines by signature, shared by every store.
     trampolines: TrampolineCache,
+    /// Signature ids, shared by every module and store.
+    types: crate::vm::registry::TypeRegistry,
 }
 
 impl core::fmt::Debug for Engine {
@@ -54,7 +56,21 @@ impl Engine {
             )));
         }
         let compiler = Compiler::new(&config)?;
-        Ok(Engine { inner: Arc::new(EngineInner { epoch: AtomicU64::new(0), config, compiler, platform, trampolines: TrampolineCache::default() }) })
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                epoch: AtomicU64::new(0),
+                config,
+                compiler,
+                platform,
+                trampolines: TrampolineCache::default(),
+                types: crate::vm::registry::TypeRegistry::default(),
+            }),
+        })
+    }
+
+    /// The engine-wide signature ids.
+    pub(crate) fn types(&self) -> &crate::vm::registry::TypeRegistry {
+        &self.inner.types
     }
 
     /// The shared wasm-to-host trampoline for `ty`, if one was compiled.

@@ -279,7 +279,7 @@ impl Func {
         let store_ptr: *mut StoreContext<T> = cx;
         let core = &mut cx.core;
         let code = core.host_trampoline(&def.ty)?;
-        let type_id = core.type_id(&def.ty);
+        let type_id = core.signature_id(&def.ty);
         let owner = def.owner.clone();
         let data = Arc::as_ptr(&owner).cast::<()>();
         let mut ctx = Box::new(HostFuncCtx {
@@ -322,7 +322,7 @@ impl Func {
         self.check(&store.core)?;
         // SAFETY: the funcref belongs to this live store (id checked).
         let id = unsafe { (*self.ptr).type_id };
-        store.core.type_of_id(id).cloned().ok_or_else(|| Error::Usage("unknown signature".into()))
+        store.core.type_of_id(id).ok_or_else(|| Error::Usage("unknown signature".into()))
     }
 
     /// The store-canonical signature id, `None` for a foreign store.

@@ -10,6 +10,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::types::ExternType;
 use crate::vm::code::CodeObject;
+use crate::vm::image::MemoryInit;
 use crate::vm::layout::VmOffsets;
 
 /// A compiled module. Cheap to clone.
@@ -25,6 +26,11 @@ struct ModuleInner {
     code: Arc<CodeObject>,
     func_offsets: Vec<u32>,
     array_trampolines: Vec<u32>,
+    /// Engine-wide signature id of each type index.
+    type_ids: Vec<u64>,
+    /// Initial contents of the defined memories, laid out once (see
+    /// `vm::image`); `None`: copy the data segments at instantiation.
+    images: Option<Vec<MemoryInit>>,
 }
 
 impl core::fmt::Debug for Module {
@@ -47,12 +53,26 @@ impl Module {
             engine.platform().clone(),
             &image.bytes,
             image.traps,
-            image.funcs,
+            image.funcs.clone(),
             info.num_imported_funcs,
             info.func_names.clone(),
         )?);
+        #[cfg(feature = "std")]
+        if std::env::var("HYPHA_PERFMAP").is_ok() {
+            use std::io::Write as _;
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(alloc::format!("/tmp/perf-{}.map", std::process::id())) {
+                for (i, (s, l)) in image.funcs.iter().enumerate() {
+                    let name = info.func_names.get(&(i as u32 + info.num_imported_funcs)).cloned().unwrap_or_default();
+                    let _ = writeln!(f, "{:x} {:x} hypha_f{}_{}", code.addr(*s) as usize, l, i as u32 + info.num_imported_funcs, name);
+                }
+            }
+        }
+        let images = crate::vm::image::build(&info, &**engine.platform());
+        let type_ids = engine.types().intern_module(&info.types);
         Ok(Module {
             inner: Arc::new(ModuleInner {
+                images,
+                type_ids,
                 engine: engine.clone(),
                 offsets: VmOffsets::new(&info),
                 info,
@@ -119,5 +139,12 @@ impl Module {
     }
     pub(crate) fn array_trampoline(&self, type_index: u32) -> u32 {
         self.inner.array_trampolines[type_index as usize]
+    }
+    /// Engine-wide signature ids, by type index.
+    pub(crate) fn type_ids(&self) -> &[u64] {
+        &self.inner.type_ids
+    }
+    pub(crate) fn memory_images(&self) -> Option<&[MemoryInit]> {
+        self.inner.images.as_deref()
     }
 }

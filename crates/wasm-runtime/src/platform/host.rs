@@ -6,11 +6,13 @@
 
 extern crate std;
 
+use alloc::boxed::Box;
+use core::any::Any;
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use std::sync::Once;
 
-use super::{Fault, FaultAction, Platform, PlatformError, Protection};
+use super::{Fault, FaultAction, MemoryImage, Platform, PlatformError, Protection};
 
 /// The host platform. Zero-sized: all state is process- or thread-global.
 #[derive(Debug, Clone, Copy, Default)]
@@ -208,6 +210,61 @@ fn install_handlers() -> Result<(), PlatformError> {
     result
 }
 
+// === memory images ===
+
+/// A memory image in an anonymous memory file (Linux `memfd`), mapped
+/// `MAP_PRIVATE` into each memory that starts with it: pages are shared
+/// until written, and a write copies only the page it touches.
+#[derive(Debug)]
+struct ImageFile {
+    fd: libc::c_int,
+}
+
+impl Drop for ImageFile {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor; existing mappings stay valid
+        // after it is closed.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+impl ImageFile {
+    /// A file holding `bytes`; pages that are all zero are left as holes.
+    #[cfg(target_os = "linux")]
+    fn new(bytes: &[u8], page: usize) -> Option<ImageFile> {
+        // SAFETY: a NUL-terminated name; the flags are valid.
+        let fd = unsafe { libc::memfd_create(c"hypha-wasm-image".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        let file = ImageFile { fd };
+        let len = libc::off_t::try_from(bytes.len()).ok()?;
+        // SAFETY: `fd` is our fresh memfd.
+        if unsafe { libc::ftruncate(fd, len) } != 0 {
+            return None;
+        }
+        for (i, chunk) in bytes.chunks(page).enumerate() {
+            if chunk.iter().all(|b| *b == 0) {
+                continue;
+            }
+            let offset = libc::off_t::try_from(i * page).ok()?;
+            let mut done = 0;
+            while done < chunk.len() {
+                let at = offset.checked_add(libc::off_t::try_from(done).ok()?)?;
+                // SAFETY: writes from a live slice into our memfd.
+                let n = unsafe { libc::pwrite(fd, chunk[done..].as_ptr().cast(), chunk.len() - done, at) };
+                done += usize::try_from(n).ok().filter(|n| *n > 0)?;
+            }
+        }
+        Some(file)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new(_bytes: &[u8], _page: usize) -> Option<ImageFile> {
+        None
+    }
+}
+
 // SAFETY: mmap PROT_NONE reservations are private and zero-filled; code is
 // published with mprotect(R|X) (x86-64 keeps instruction caches coherent;
 // other architectures are not supported by this impl's fault handler);
@@ -273,5 +330,33 @@ unsafe impl Platform for HostPlatform {
 
     fn set_current_activation(&self, activation: *mut u8) {
         ACTIVATION.with(|a| a.set(activation));
+    }
+
+    fn prepare_image(&self, bytes: &[u8]) -> Option<Box<dyn Any + Send + Sync>> {
+        let file = ImageFile::new(bytes, self.page_size())?;
+        Some(Box::new(file))
+    }
+
+    unsafe fn map_image(&self, dst: NonNull<u8>, image: &MemoryImage) -> Result<(), PlatformError> {
+        let bytes = image.bytes();
+        let Some(file) = image.prepared().and_then(|p| p.downcast_ref::<ImageFile>()) else {
+            // SAFETY: the caller guarantees a committed, writable, unaliased range.
+            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_ptr(), bytes.len()) };
+            return Ok(());
+        };
+        // SAFETY: replaces pages inside the caller's reservation (page
+        // aligned, nothing references them) with a private mapping of our
+        // image file; the reservation's munmap later removes it too.
+        let p = unsafe {
+            libc::mmap(
+                dst.as_ptr().cast(),
+                bytes.len(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED { Err(PlatformError::OutOfMemory) } else { Ok(()) }
     }
 }

@@ -10,6 +10,8 @@ mod host;
 #[cfg(all(feature = "std", unix))]
 pub use host::HostPlatform;
 
+use alloc::boxed::Box;
+use core::any::Any;
 use core::fmt;
 use core::ptr::NonNull;
 
@@ -73,6 +75,36 @@ pub enum FaultAction {
     },
 }
 
+/// The initial contents of a linear memory, laid out once per module: its
+/// active data segments at their offsets, within a page-aligned window of
+/// the memory (see [`Platform::map_image`]).
+#[derive(Debug)]
+pub struct MemoryImage {
+    bytes: Box<[u8]>,
+    prepared: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl MemoryImage {
+    /// An image of `bytes` (a multiple of the platform page size), with
+    /// what [`Platform::prepare_image`] made of them.
+    pub(crate) fn new(platform: &dyn Platform, bytes: Box<[u8]>) -> Self {
+        let prepared = platform.prepare_image(&bytes);
+        MemoryImage { bytes, prepared }
+    }
+
+    /// The contents.
+    #[must_use]
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// What the platform's [`Platform::prepare_image`] returned for it.
+    #[must_use]
+    pub fn prepared(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.prepared.as_deref()
+    }
+}
+
 /// Host services for the runtime. All sizes are in bytes and multiples of
 /// [`Platform::page_size`] unless stated.
 ///
@@ -88,6 +120,10 @@ pub enum FaultAction {
 ///    non-null calls [`handle_fault`] and honours its [`FaultAction`].
 /// 4. `current_activation` returns what `set_current_activation` last stored
 ///    on the same thread (or fiber).
+/// 5. After `map_image(dst, image)` returns `Ok`, the range reads as the
+///    image's bytes, stays read-write and private to that memory (writes
+///    never reach the image or other memories), and is released with the
+///    reservation around it.
 pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
     /// Smallest unit of protection.
     fn page_size(&self) -> usize;
@@ -137,6 +173,33 @@ pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
 
     /// Set the calling thread's innermost wasm activation.
     fn set_current_activation(&self, activation: *mut u8);
+
+    /// Prepare a memory image (called once per module and memory, with a
+    /// multiple of [`Platform::page_size`] bytes) so that
+    /// [`Platform::map_image`] can map it copy-on-write, e.g. as a file.
+    /// The default, `None`, makes `map_image` copy.
+    fn prepare_image(&self, bytes: &[u8]) -> Option<Box<dyn Any + Send + Sync>> {
+        let _ = bytes;
+        None
+    }
+
+    /// Give `[dst, dst + image.bytes().len())` the image's contents, at
+    /// instantiation: map it copy-on-write when `prepare_image` made that
+    /// possible, else copy it (the default).
+    ///
+    /// # Safety
+    /// The range is page-aligned, lies inside one live reservation, is
+    /// committed read-write, and no Rust reference points into it.
+    ///
+    /// # Errors
+    /// When the mapping fails (the memory must then not be used).
+    unsafe fn map_image(&self, dst: NonNull<u8>, image: &MemoryImage) -> Result<(), PlatformError> {
+        let bytes = image.bytes();
+        // SAFETY: the caller guarantees the range is committed, writable
+        // and unaliased; `bytes` is the image's own allocation.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_ptr(), bytes.len()) };
+        Ok(())
+    }
 }
 
 /// Called by a platform fault handler: decides whether the fault is a wasm

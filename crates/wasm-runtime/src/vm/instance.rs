@@ -8,7 +8,6 @@ use crate::compile::info::{ConstExpr, ConstOp, ImportKind, SegmentMode};
 use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::trap::{Trap, TrapCode};
-use crate::compile::info::ModuleInfo;
 use crate::types::{GlobalType, RefType, TableType, ValType};
 use crate::vm::layout::{self, VMFuncRef, VMGlobal};
 use crate::vm::memory::LinearMemory;
@@ -106,24 +105,6 @@ fn normalise(ty: ValType, raw: u128) -> u128 {
     }
 }
 
-/// Store-canonical signature ids of a module's types, in type order.
-///
-/// A signature may name earlier types (typed function references); those
-/// indices are rewritten to the store ids first, so two modules' types get
-/// the same id exactly when they are structurally the same.
-fn canonical_type_ids(core: &mut StoreCore, info: &ModuleInfo) -> Vec<u64> {
-    let mut ids: Vec<u64> = Vec::with_capacity(info.types.len());
-    for ty in &info.types {
-        // The parser rejects forward and self references, so every index
-        // named here is already mapped; u32::MAX is never a valid id.
-        let canonical = ty.map_concrete(&|i| {
-            ids.get(i as usize).and_then(|id| u32::try_from(*id).ok()).unwrap_or(u32::MAX)
-        });
-        ids.push(core.type_id(&canonical));
-    }
-    ids
-}
-
 fn store_id_of(ids: &[u64], i: u32) -> u32 {
     ids.get(i as usize).and_then(|id| u32::try_from(*id).ok()).unwrap_or(u32::MAX)
 }
@@ -163,7 +144,7 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     let mut memories = Vec::with_capacity(info.memories.len());
     let mut tables = Vec::with_capacity(info.tables.len());
     let mut globals = Vec::with_capacity(info.globals.len());
-    let ids = canonical_type_ids(core, info);
+    let ids = module.type_ids();
     for (import, resolved) in info.imports.iter().zip(imports) {
         let (m, n) = (import.module.as_str(), import.name.as_str());
         match (&import.ty, *resolved) {
@@ -184,13 +165,13 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
             }
             (ImportKind::Table(ty), ResolvedImport::Table(i)) => {
                 let t = &core.tables[i];
-                if t.ty.element != canonical_ref(&ids, ty.element) || !limits_match(t.len(), t.ty.maximum, ty.minimum, ty.maximum) {
+                if t.ty.element != canonical_ref(ids, ty.element) || !limits_match(t.len(), t.ty.maximum, ty.minimum, ty.maximum) {
                     return Err(incompatible(m, n));
                 }
                 tables.push(i);
             }
             (ImportKind::Global(ty), ResolvedImport::Global(i)) => {
-                let want = GlobalType { content: canonical_val(&ids, ty.content), ..*ty };
+                let want = GlobalType { content: canonical_val(ids, ty.content), ..*ty };
                 if !global_matches(core.globals[i].ty, want) {
                     return Err(incompatible(m, n));
                 }
@@ -242,7 +223,7 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     // Globals.
     for (ty, init) in info.globals[info.num_imported_globals as usize..].iter().zip(&info.global_inits) {
         let raw = normalise(ty.content, eval(core, &globals, &funcs, init)?);
-        let ty = GlobalType { content: canonical_val(&ids, ty.content), ..*ty };
+        let ty = GlobalType { content: canonical_val(ids, ty.content), ..*ty };
         let obj = GlobalObj { cell: VMGlobal { bytes: raw.to_le_bytes() }, ty };
         globals.push(core.globals.len());
         core.globals.push(Box::new(obj));
@@ -253,7 +234,7 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
             Some(e) => usize::try_from(eval(core, &globals, &funcs, e)?).unwrap_or(0),
             None => 0,
         };
-        let table = TableObj::new(TableType { element: canonical_ref(&ids, ty.element), ..*ty }, init).ok_or_else(|| Error::Resource("table too large".into()))?;
+        let table = TableObj::new(TableType { element: canonical_ref(ids, ty.element), ..*ty }, init).ok_or_else(|| Error::Resource("table too large".into()))?;
         tables.push(core.tables.len());
         core.tables.push(Box::new(table));
     }
@@ -327,6 +308,20 @@ fn initialise_segments(core: &mut StoreCore, index: usize) -> Result<()> {
             SegmentMode::Declared => core.instances[index].elems[i] = None,
             SegmentMode::Passive => {}
         }
+    }
+    if let Some(images) = module.memory_images() {
+        // Every active segment is in the images, none can trap.
+        let imported = info.num_imported_memories as usize;
+        for init in images {
+            let mem_index = core.instances[index].memories[imported + init.defined_memory as usize];
+            core.memories[mem_index].apply_image(init.offset, &init.image)?;
+        }
+        for (i, seg) in info.data.iter().enumerate() {
+            if let SegmentMode::Active { .. } = seg.mode {
+                core.instances[index].data_dropped[i] = true;
+            }
+        }
+        return Ok(());
     }
     for (i, seg) in info.data.iter().enumerate() {
         if let SegmentMode::Active { index: memory, offset } = &seg.mode {

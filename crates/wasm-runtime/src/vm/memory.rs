@@ -5,7 +5,7 @@ use core::ptr::NonNull;
 
 use crate::config::MemoryStrategy;
 use crate::error::{Error, Result};
-use crate::platform::{Platform, Protection};
+use crate::platform::{MemoryImage, Platform, Protection};
 use crate::types::MemoryType;
 use crate::vm::layout::VMMemoryDef;
 
@@ -94,6 +94,25 @@ impl LinearMemory {
         self.pages = new;
         self.def.length_bytes = new * WASM_PAGE;
         Some(old)
+    }
+
+    /// Give `[offset, offset + image len)` the image's contents (mapped
+    /// copy-on-write where the platform can).
+    ///
+    /// # Errors
+    /// [`Error::Resource`] if the window is outside the memory or the
+    /// platform cannot map it.
+    pub fn apply_image(&mut self, offset: usize, image: &MemoryImage) -> Result<()> {
+        let len = image.bytes().len();
+        let page = self.platform.page_size();
+        if offset.checked_add(len).is_none_or(|end| end > self.len_bytes()) || !offset.is_multiple_of(page) {
+            return Err(Error::Resource("memory image outside the memory".into()));
+        }
+        let dst = NonNull::new(self.def.base.wrapping_add(offset)).ok_or_else(|| Error::Resource("null memory".into()))?;
+        // SAFETY: [offset, offset + len) is page-aligned, inside the
+        // committed part of our reservation (checked above), and `&mut
+        // self` means no Rust reference points into it.
+        unsafe { self.platform.map_image(dst, image) }.map_err(|e| Error::Resource(alloc::format!("memory image: {e}")))
     }
 
     /// The accessible bytes.

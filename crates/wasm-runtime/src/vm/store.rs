@@ -76,8 +76,6 @@ pub(crate) struct StoreCore {
     pub globals: Vec<Box<GlobalObj>>,
     pub host_funcs: Vec<Box<HostFuncCtx>>,
     pub externrefs: Vec<Box<dyn Any + Send + Sync>>,
-    type_ids: BTreeMap<FuncType, u64>,
-    types_by_id: Vec<FuncType>,
     host_trampolines: BTreeMap<FuncType, Arc<CodeObject>>,
     /// Every code object instances in this store execute.
     code: Vec<Arc<CodeObject>>,
@@ -135,8 +133,6 @@ impl StoreCore {
             globals: Vec::new(),
             host_funcs: Vec::new(),
             externrefs: Vec::new(),
-            type_ids: BTreeMap::new(),
-            types_by_id: Vec::new(),
             host_trampolines: BTreeMap::new(),
             code: Vec::new(),
             activation: core::ptr::null_mut(),
@@ -149,20 +145,14 @@ impl StoreCore {
         }
     }
 
-    /// The store-wide id of a signature (interned).
-    pub fn type_id(&mut self, ty: &FuncType) -> u64 {
-        if let Some(id) = self.type_ids.get(ty) {
-            return *id;
-        }
-        let id = self.types_by_id.len() as u64;
-        self.types_by_id.push(ty.clone());
-        self.type_ids.insert(ty.clone(), id);
-        id
+    /// The engine-wide id of a signature (interned).
+    pub fn signature_id(&self, ty: &FuncType) -> u64 {
+        self.engine.types().intern(ty)
     }
 
-    /// The signature with store-wide id `id`.
-    pub fn type_of_id(&self, id: u64) -> Option<&FuncType> {
-        self.types_by_id.get(usize::try_from(id).ok()?)
+    /// The signature with engine-wide id `id`.
+    pub fn type_of_id(&self, id: u64) -> Option<FuncType> {
+        self.engine.types().get(id)
     }
 
     /// Register a code object so traps in it are recognised.
