@@ -53,20 +53,10 @@ impl Module {
             engine.platform().clone(),
             &image.bytes,
             image.traps,
-            image.funcs.clone(),
+            image.funcs,
             info.num_imported_funcs,
             info.func_names.clone(),
         )?);
-        #[cfg(feature = "std")]
-        if std::env::var("HYPHA_PERFMAP").is_ok() {
-            use std::io::Write as _;
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(alloc::format!("/tmp/perf-{}.map", std::process::id())) {
-                for (i, (s, l)) in image.funcs.iter().enumerate() {
-                    let name = info.func_names.get(&(i as u32 + info.num_imported_funcs)).cloned().unwrap_or_default();
-                    let _ = writeln!(f, "{:x} {:x} hypha_f{}_{}", code.addr(*s) as usize, l, i as u32 + info.num_imported_funcs, name);
-                }
-            }
-        }
         let images = crate::vm::image::build(&info, &**engine.platform());
         let type_ids = engine.types().intern_module(&info.types);
         Ok(Module {
