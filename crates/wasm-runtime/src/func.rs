@@ -17,7 +17,10 @@ use crate::store::{AsContextMut, StoreContext};
 use crate::trap::Trap;
 use crate::types::{FuncType, ValType};
 use crate::values::{ExternRef, Val};
+use crate::engine::Engine;
+use crate::vm::code::CodeObject;
 use crate::vm::layout::VMFuncRef;
+use crate::vm::spin::SpinLock;
 use crate::vm::store::{HostFuncCtx, StoreCore};
 
 /// The closure type of host functions.
@@ -147,19 +150,61 @@ pub(crate) struct HostDef<T> {
     shim: crate::vm::store::HostShim,
     call: crate::vm::store::HostCall,
     owner: Arc<dyn Any + Send + Sync>,
+    /// The trampoline and signature id last used for this definition, by
+    /// engine: a linker instantiating into many stores of one engine
+    /// looks them up once.
+    resolved: Arc<SpinLock<Option<Resolved>>>,
     _data: PhantomData<fn(T)>,
+}
+
+/// What a host function definition needs from an engine.
+struct Resolved {
+    engine: Engine,
+    trampoline: Arc<CodeObject>,
+    type_id: u64,
 }
 
 impl<T> Clone for HostDef<T> {
     fn clone(&self) -> Self {
-        HostDef { ty: self.ty.clone(), shim: self.shim, call: self.call, owner: self.owner.clone(), _data: PhantomData }
+        HostDef {
+            ty: self.ty.clone(),
+            shim: self.shim,
+            call: self.call,
+            owner: self.owner.clone(),
+            resolved: self.resolved.clone(),
+            _data: PhantomData,
+        }
     }
 }
 
 impl<T: 'static> HostDef<T> {
     /// A definition running `callee` for functions of type `ty`.
     pub(crate) fn new<H: HostCallee<T>>(ty: FuncType, callee: H) -> Self {
-        HostDef { ty, shim: host_shim::<T, H>, call: host_call::<T, H>, owner: Arc::new(callee), _data: PhantomData }
+        HostDef {
+            ty,
+            shim: host_shim::<T, H>,
+            call: host_call::<T, H>,
+            owner: Arc::new(callee),
+            resolved: Arc::new(SpinLock::new(None)),
+            _data: PhantomData,
+        }
+    }
+
+    /// The wasm-to-host trampoline and signature id in `core`'s engine.
+    fn resolve(&self, core: &mut StoreCore) -> Result<(Arc<CodeObject>, u64)> {
+        let cached = self.resolved.with(|r| {
+            r.as_ref().filter(|r| r.engine.same(&core.engine)).map(|r| (r.trampoline.clone(), r.type_id))
+        });
+        if let Some((trampoline, type_id)) = cached {
+            core.register_code(&trampoline);
+            return Ok((trampoline, type_id));
+        }
+        let trampoline = core.host_trampoline(&self.ty)?;
+        let type_id = core.signature_id(&self.ty);
+        let engine = core.engine.clone();
+        let entry = Resolved { engine, trampoline: trampoline.clone(), type_id };
+        self.resolved.with(|r| *r = Some(entry));
+        Ok((trampoline, type_id))
     }
 
     /// A dynamically typed host function (`&[Val]` in, `&mut [Val]` out).
@@ -278,8 +323,8 @@ impl Func {
     pub(crate) fn from_host_def<T: 'static>(cx: &mut StoreContext<T>, def: &HostDef<T>) -> Result<Func> {
         let store_ptr: *mut StoreContext<T> = cx;
         let core = &mut cx.core;
-        let code = core.host_trampoline(&def.ty)?;
-        let type_id = core.signature_id(&def.ty);
+        let (trampoline, type_id) = def.resolve(core)?;
+        let code = trampoline.addr(0);
         let owner = def.owner.clone();
         let data = Arc::as_ptr(&owner).cast::<()>();
         let mut ctx = Box::new(HostFuncCtx {
@@ -288,7 +333,6 @@ impl Func {
             store: store_ptr.cast(),
             data,
             owner,
-            ty: def.ty.clone(),
             funcref: VMFuncRef { code, vmctx: core::ptr::null_mut(), type_id, array_call: core::ptr::null() },
         });
         let ctx_ptr: *mut HostFuncCtx = &raw mut *ctx;

@@ -53,8 +53,6 @@
 
 extern crate alloc;
 
-use alloc::vec::Vec;
-
 use hypha_wasi::{CallError, FileSystem, IMPORTS, ImportSig, MODULE, WasiCtx};
 use hypha_wasm::{AsContextMut, Caller, Error, Extern, FuncType, Instance, Linker, Trap, Val, ValType};
 
@@ -106,13 +104,22 @@ fn raw_arg(v: &Val) -> Result<u64, Trap> {
     }
 }
 
+/// More arguments than any `wasi_snapshot_preview1` import takes.
+const MAX_ARGS: usize = 16;
+
 fn call_import<T, F, G>(mut caller: Caller<'_, T>, get: G, name: &str, params: &[Val], results: &mut [Val]) -> Result<(), Trap>
 where
     T: 'static,
     F: FileSystem + 'static,
     G: Fn(&mut T) -> &mut WasiCtx<F>,
 {
-    let args = params.iter().map(raw_arg).collect::<Result<Vec<u64>, Trap>>()?;
+    // Every WASI import takes at most 9 arguments: no allocation per call.
+    let mut raw = [0u64; MAX_ARGS];
+    let args = raw.get_mut(..params.len()).ok_or_else(|| Trap::host("WASI import called with too many arguments"))?;
+    for (slot, v) in args.iter_mut().zip(params) {
+        *slot = raw_arg(v)?;
+    }
+    let args = &*args;
     let memory = match caller.get_export(MEMORY_EXPORT) {
         Some(Extern::Memory(m)) => Some(m),
         _ => None,
@@ -121,9 +128,9 @@ where
     let outcome = match memory {
         Some(m) => {
             let (bytes, data) = m.data_and_store_mut(cx).map_err(|e| Trap::host(alloc::format!("{e}")))?;
-            hypha_wasi::call(get(data), bytes, name, &args)
+            hypha_wasi::call(get(data), bytes, name, args)
         }
-        None => hypha_wasi::call(get(cx.data_mut()), &mut [], name, &args),
+        None => hypha_wasi::call(get(cx.data_mut()), &mut [], name, args),
     };
     match outcome {
         Ok(errno) => {

@@ -20,6 +20,8 @@ pub struct HostPlatform;
 
 std::thread_local! {
     static ACTIVATION: Cell<*mut u8> = const { Cell::new(ptr::null_mut()) };
+    /// Whether `init_traps` succeeded on this thread (checked on every entry).
+    static READY: Cell<bool> = const { Cell::new(false) };
     static ALT_STACK: AltStack = const { AltStack { base: Cell::new(ptr::null_mut()) } };
 }
 
@@ -326,6 +328,14 @@ unsafe impl Platform for HostPlatform {
 
     fn current_activation(&self) -> *mut u8 {
         ACTIVATION.with(Cell::get)
+    }
+
+    fn enter_wasm(&self, activation: *mut u8) -> Result<*mut u8, PlatformError> {
+        if !READY.with(Cell::get) {
+            self.init_traps()?;
+            READY.with(|r| r.set(true));
+        }
+        Ok(ACTIVATION.with(|a| a.replace(activation)))
     }
 
     fn set_current_activation(&self, activation: *mut u8) {

@@ -174,6 +174,21 @@ pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
     /// Set the calling thread's innermost wasm activation.
     fn set_current_activation(&self, activation: *mut u8);
 
+    /// Enter wasm on the calling thread: prepare it as [`Platform::init_traps`]
+    /// does and make `activation` its current activation, returning the
+    /// previous one (restored with `set_current_activation` on the way
+    /// out). Called on every host-to-wasm call; the default does the three
+    /// steps, platforms may do them in one.
+    ///
+    /// # Errors
+    /// As [`Platform::init_traps`]; the current activation is then unchanged.
+    fn enter_wasm(&self, activation: *mut u8) -> Result<*mut u8, PlatformError> {
+        self.init_traps()?;
+        let previous = self.current_activation();
+        self.set_current_activation(activation);
+        Ok(previous)
+    }
+
     /// Prepare a memory image (called once per module and memory, with a
     /// multiple of [`Platform::page_size`] bytes) so that
     /// [`Platform::map_image`] can map it copy-on-write, e.g. as a file.

@@ -54,41 +54,50 @@ fn incompatible(module: &str, name: &str) -> Error {
     Error::Link(alloc::format!("incompatible import type for `{module}::{name}`"))
 }
 
+/// The value of a constant operator that takes no operands; `None` for
+/// the arithmetic ones.
+fn leaf(core: &StoreCore, globals: &[usize], funcs: &[*const VMFuncRef], op: ConstOp) -> Result<Option<u128>> {
+    let bad = || Error::Compile("malformed constant expression".into());
+    Ok(Some(match op {
+        ConstOp::I32(v) => u128::from(v.cast_unsigned()),
+        ConstOp::I64(v) => u128::from(v.cast_unsigned()),
+        ConstOp::F32(b) => u128::from(b),
+        ConstOp::F64(b) => u128::from(b),
+        ConstOp::V128(b) => b,
+        ConstOp::RefNull => 0,
+        ConstOp::RefFunc(f) => *funcs.get(f as usize).ok_or_else(bad)? as usize as u128,
+        ConstOp::GlobalGet(g) => {
+            let index = *globals.get(g as usize).ok_or_else(bad)?;
+            u128::from_le_bytes(core.globals[index].cell.bytes)
+        }
+        ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul | ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => return Ok(None),
+    }))
+}
+
 /// Evaluate a constant expression to a raw 16-byte value.
 #[expect(clippy::cast_possible_truncation, reason = "i32/i64 arithmetic on the low bits of raw 16-byte slots is the intended truncation")]
 fn eval(core: &StoreCore, globals: &[usize], funcs: &[*const VMFuncRef], expr: &ConstExpr) -> Result<u128> {
-    let mut stack: Vec<u128> = Vec::with_capacity(2);
     let bad = || Error::Compile("malformed constant expression".into());
+    // Almost every expression is one operator (`i32.const`, `ref.func`):
+    // no operand stack for those.
+    if let [op] = &*expr.0 {
+        return leaf(core, globals, funcs, *op)?.ok_or_else(bad);
+    }
+    let mut stack: Vec<u128> = Vec::with_capacity(2);
     for op in expr.0.iter() {
-        let v = match *op {
-            ConstOp::I32(v) => u128::from(v.cast_unsigned()),
-            ConstOp::I64(v) => u128::from(v.cast_unsigned()),
-            ConstOp::F32(b) => u128::from(b),
-            ConstOp::F64(b) => u128::from(b),
-            ConstOp::V128(b) => b,
-            ConstOp::RefNull => 0,
-            ConstOp::RefFunc(f) => *funcs.get(f as usize).ok_or_else(bad)? as usize as u128,
-            ConstOp::GlobalGet(g) => {
-                let index = *globals.get(g as usize).ok_or_else(bad)?;
-                u128::from_le_bytes(core.globals[index].cell.bytes)
-            }
-            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
-                let b = stack.pop().ok_or_else(bad)? as u32;
-                let a = stack.pop().ok_or_else(bad)? as u32;
-                u128::from(match *op {
-                    ConstOp::I32Add => a.wrapping_add(b),
-                    ConstOp::I32Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                })
-            }
-            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
-                let b = stack.pop().ok_or_else(bad)? as u64;
-                let a = stack.pop().ok_or_else(bad)? as u64;
-                u128::from(match *op {
-                    ConstOp::I64Add => a.wrapping_add(b),
-                    ConstOp::I64Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                })
+        let v = match leaf(core, globals, funcs, *op)? {
+            Some(v) => v,
+            None => {
+                let b = stack.pop().ok_or_else(bad)?;
+                let a = stack.pop().ok_or_else(bad)?;
+                match *op {
+                    ConstOp::I32Add => u128::from((a as u32).wrapping_add(b as u32)),
+                    ConstOp::I32Sub => u128::from((a as u32).wrapping_sub(b as u32)),
+                    ConstOp::I32Mul => u128::from((a as u32).wrapping_mul(b as u32)),
+                    ConstOp::I64Add => u128::from((a as u64).wrapping_add(b as u64)),
+                    ConstOp::I64Sub => u128::from((a as u64).wrapping_sub(b as u64)),
+                    _ => u128::from((a as u64).wrapping_mul(b as u64)),
+                }
             }
         };
         stack.push(v);

@@ -10,6 +10,7 @@ pub(crate) mod layout;
 pub(crate) mod libcalls;
 pub(crate) mod memory;
 pub(crate) mod registry;
+pub(crate) mod spin;
 pub(crate) mod store;
 pub(crate) mod table;
 pub(crate) mod traps;

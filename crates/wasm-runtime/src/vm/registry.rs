@@ -9,11 +9,11 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::types::FuncType;
+use crate::vm::spin::SpinLock;
 
+#[derive(Default)]
 struct Tables {
     ids: BTreeMap<FuncType, u64>,
     types: Vec<FuncType>,
@@ -21,45 +21,15 @@ struct Tables {
 
 /// Signature ids behind a spin lock (no_std: no OS mutex), held for one
 /// lookup or insertion at a time.
+#[derive(Default, Debug)]
 pub(crate) struct TypeRegistry {
-    locked: AtomicBool,
-    tables: UnsafeCell<Tables>,
-}
-
-// SAFETY: `tables` is only reached through `with`, which holds `locked`,
-// so at most one thread touches it at a time; FuncTypes may move between
-// threads.
-unsafe impl Sync for TypeRegistry {}
-// SAFETY: as above; the registry owns plain data.
-unsafe impl Send for TypeRegistry {}
-
-impl Default for TypeRegistry {
-    fn default() -> Self {
-        TypeRegistry { locked: AtomicBool::new(false), tables: UnsafeCell::new(Tables { ids: BTreeMap::new(), types: Vec::new() }) }
-    }
-}
-
-impl core::fmt::Debug for TypeRegistry {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TypeRegistry").finish_non_exhaustive()
-    }
+    tables: SpinLock<Tables>,
 }
 
 impl TypeRegistry {
-    fn with<R>(&self, f: impl FnOnce(&mut Tables) -> R) -> R {
-        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            core::hint::spin_loop();
-        }
-        // SAFETY: we hold `locked` (acquired above, released below), so this
-        // is the only reference to the tables; `f` does not re-enter.
-        let r = f(unsafe { &mut *self.tables.get() });
-        self.locked.store(false, Ordering::Release);
-        r
-    }
-
     /// The id of `ty` (whose concrete type references are already ids).
     pub fn intern(&self, ty: &FuncType) -> u64 {
-        self.with(|t| {
+        self.tables.with(|t| {
             if let Some(id) = t.ids.get(ty) {
                 return *id;
             }
@@ -87,6 +57,6 @@ impl TypeRegistry {
 
     /// The signature with id `id`.
     pub fn get(&self, id: u64) -> Option<FuncType> {
-        self.with(|t| t.types.get(usize::try_from(id).ok()?).cloned())
+        self.tables.with(|t| t.types.get(usize::try_from(id).ok()?).cloned())
     }
 }

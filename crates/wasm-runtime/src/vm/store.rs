@@ -53,13 +53,12 @@ pub(crate) struct HostFuncCtx {
     pub data: *const (),
     /// Keeps `data` alive; shared with the linker definition it came from.
     pub owner: Arc<dyn Any + Send + Sync>,
-    pub ty: FuncType,
     pub funcref: VMFuncRef,
 }
 
 impl core::fmt::Debug for HostFuncCtx {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HostFuncCtx").field("ty", &self.ty).finish_non_exhaustive()
+        f.debug_struct("HostFuncCtx").field("type_id", &self.funcref.type_id).finish_non_exhaustive()
     }
 }
 
@@ -169,15 +168,15 @@ impl StoreCore {
 
     /// The wasm-to-host trampoline for `ty`, compiled on first use in the
     /// engine and shared by its stores.
-    pub fn host_trampoline(&mut self, ty: &FuncType) -> Result<*const u8> {
+    /// Its entry is at offset 0; the store keeps it registered (and alive).
+    pub fn host_trampoline(&mut self, ty: &FuncType) -> Result<Arc<CodeObject>> {
         if let Some(c) = self.host_trampolines.get(ty) {
-            return Ok(c.addr(0));
+            return Ok(c.clone());
         }
         if let Some(obj) = self.engine.cached_trampoline(ty) {
             self.register_code(&obj);
-            let addr = obj.addr(0);
-            self.host_trampolines.insert(ty.clone(), obj);
-            return Ok(addr);
+            self.host_trampolines.insert(ty.clone(), obj.clone());
+            return Ok(obj);
         }
         let isa = self.engine.compiler().isa.clone();
         let mut ctx = Context::new();
@@ -203,8 +202,7 @@ impl StoreCore {
         )?);
         let obj = self.engine.cache_trampoline(ty, obj);
         self.register_code(&obj);
-        let addr = obj.addr(0);
-        self.host_trampolines.insert(ty.clone(), obj);
-        Ok(addr)
+        self.host_trampolines.insert(ty.clone(), obj.clone());
+        Ok(obj)
     }
 }

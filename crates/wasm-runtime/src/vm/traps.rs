@@ -67,7 +67,6 @@ pub(crate) unsafe fn invoke(
     // SAFETY: (1) the store (and so its engine and platform) is live for
     // the whole call; the platform object itself is never mutated.
     let platform: &dyn crate::platform::Platform = unsafe { &**(*core).engine.platform() };
-    platform.init_traps().map_err(|e| Error::Resource(alloc::format!("trap handler: {e}")))?;
     // SAFETY: (1).
     let prev = unsafe { (*core).activation };
     let mut act = Activation {
@@ -90,11 +89,19 @@ pub(crate) unsafe fn invoke(
         limits.stack_limit = here.saturating_sub(max).max(stack_floor);
     }
     let act_ptr = &raw mut act;
+    let previous_tls = match platform.enter_wasm(act_ptr.cast()) {
+        Ok(p) => p,
+        Err(e) => {
+            if outermost {
+                // SAFETY: (1).
+                unsafe { (*core).limits.stack_limit = 0 };
+            }
+            return Err(Error::Resource(alloc::format!("trap handler: {e}")));
+        }
+    };
     // SAFETY: (1); act lives until the end of this function, and is
     // unlinked again below before it goes away.
     unsafe { (*core).activation = act_ptr };
-    let previous_tls = platform.current_activation();
-    platform.set_current_activation(act_ptr.cast());
     // SAFETY: (2) and (3): array_call is the host-to-wasm trampoline for
     // this function's type; the jmpbuf belongs to the live activation
     // (the assembly fills it before calling).
