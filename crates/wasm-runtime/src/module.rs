@@ -12,6 +12,7 @@ use crate::types::ExternType;
 use crate::vm::code::CodeObject;
 use crate::vm::image::MemoryInit;
 use crate::vm::layout::VmOffsets;
+use crate::vm::memory::MemoryPool;
 
 /// A compiled module. Cheap to clone.
 #[derive(Clone)]
@@ -31,6 +32,8 @@ struct ModuleInner {
     /// Initial contents of the defined memories, laid out once (see
     /// `vm::image`); `None`: copy the data segments at instantiation.
     images: Option<Vec<MemoryInit>>,
+    /// Reset reservations of dropped instances' memories, per defined memory.
+    pools: Vec<Arc<MemoryPool>>,
 }
 
 impl core::fmt::Debug for Module {
@@ -59,10 +62,13 @@ impl Module {
         )?);
         let images = crate::vm::image::build(&info, &**engine.platform());
         let type_ids = engine.types().intern_module(&info.types);
+        let defined_memories = info.memories.len().saturating_sub(info.num_imported_memories as usize);
+        let pools = (0..defined_memories).map(|_| Arc::new(MemoryPool::new(engine.platform().clone()))).collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 images,
                 type_ids,
+                pools,
                 engine: engine.clone(),
                 offsets: VmOffsets::new(&info),
                 info,
@@ -133,6 +139,10 @@ impl Module {
     /// Engine-wide signature ids, by type index.
     pub(crate) fn type_ids(&self) -> &[u64] {
         &self.inner.type_ids
+    }
+    /// The reuse pool of defined memory `i`.
+    pub(crate) fn memory_pool(&self, defined: usize) -> Option<&Arc<MemoryPool>> {
+        self.inner.pools.get(defined)
     }
     pub(crate) fn memory_images(&self) -> Option<&[MemoryInit]> {
         self.inner.images.as_deref()

@@ -115,3 +115,75 @@ fn memory_init_of_active_segment_sees_it_dropped() {
     init.call(&mut store, 0).unwrap();
     assert!(matches!(init.call(&mut store, 1), Err(Error::Trap(_))));
 }
+
+const REUSE: &str = r#"(module
+  (memory (export "mem") 2 4)
+  (data (i32.const 65536) "image")
+  (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "store8") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "size") (result i32) (memory.size)))"#;
+
+/// Instantiate, write inside and outside the image, grow, write there;
+/// drop the store. Returns where the memory was.
+fn dirty_and_drop(engine: &Engine, m: &Module) -> usize {
+    let mut store = Store::new(engine, ());
+    let i = Instance::new(&mut store, m, &[]).unwrap();
+    let base = i.get_memory(&mut store, "mem").unwrap().data(&store).unwrap().as_ptr() as usize;
+    let store8 = i.get_typed_func::<(i32, i32), (), _>(&mut store, "store8").unwrap();
+    let grow = i.get_typed_func::<i32, i32, _>(&mut store, "grow").unwrap();
+    store8.call(&mut store, (65536, i32::from(b'X'))).unwrap();
+    store8.call(&mut store, (5, 9)).unwrap();
+    assert_eq!(grow.call(&mut store, 2).unwrap(), 2);
+    store8.call(&mut store, (3 * 65536 + 7, 42)).unwrap();
+    base
+}
+
+fn check_reuse(strategy: MemoryStrategy) {
+    let engine = Engine::host(Config { memory_strategy: strategy, ..Config::default() }).unwrap();
+    let m = module(&engine, REUSE);
+    // Several rounds: every new instance (on reused reservations after
+    // the first) starts from the module's initial memory.
+    for _ in 0..6 {
+        let old = dirty_and_drop(&engine, &m);
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &m, &[]).unwrap();
+        // The host platform can reset memories: the reservation is reused.
+        assert_eq!(i.get_memory(&mut store, "mem").unwrap().data(&store).unwrap().as_ptr() as usize, old);
+        let load8 = i.get_typed_func::<i32, i32, _>(&mut store, "load8").unwrap();
+        let size = i.get_typed_func::<(), i32, _>(&mut store, "size").unwrap();
+        assert_eq!(size.call(&mut store, ()).unwrap(), 2);
+        assert_eq!(load8.call(&mut store, 65536).unwrap(), i32::from(b'i'));
+        assert_eq!(load8.call(&mut store, 5).unwrap(), 0);
+        // The pages the last instance grew into are out of bounds again.
+        assert!(matches!(load8.call(&mut store, 3 * 65536 + 7), Err(Error::Trap(_))));
+        let grow = i.get_typed_func::<i32, i32, _>(&mut store, "grow").unwrap();
+        assert_eq!(grow.call(&mut store, 2).unwrap(), 2);
+        assert_eq!(load8.call(&mut store, 3 * 65536 + 7).unwrap(), 0);
+    }
+}
+
+#[test]
+fn reused_memories_start_fresh_with_guard_pages() {
+    check_reuse(MemoryStrategy::GuardPages);
+}
+
+#[test]
+fn reused_memories_start_fresh_with_bounds_checks() {
+    check_reuse(MemoryStrategy::BoundsChecks);
+}
+
+#[test]
+fn stores_with_a_lower_memory_limit_do_not_reuse_bigger_reservations() {
+    let engine = Engine::host(Config { memory_strategy: MemoryStrategy::BoundsChecks, ..Config::default() }).unwrap();
+    let m = module(&engine, REUSE);
+    let _ = dirty_and_drop(&engine, &m);
+    let mut store = Store::new(&engine, ());
+    store.set_memory_limit_pages(3);
+    let i = Instance::new(&mut store, &m, &[]).unwrap();
+    let grow = i.get_typed_func::<i32, i32, _>(&mut store, "grow").unwrap();
+    let load8 = i.get_typed_func::<i32, i32, _>(&mut store, "load8").unwrap();
+    assert_eq!(grow.call(&mut store, 2).unwrap(), -1);
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 2);
+    assert!(matches!(load8.call(&mut store, 3 * 65536), Err(Error::Trap(_))));
+}

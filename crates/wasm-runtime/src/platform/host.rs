@@ -342,6 +342,18 @@ unsafe impl Platform for HostPlatform {
         ACTIVATION.with(|a| a.set(activation));
     }
 
+    unsafe fn discard(&self, ptr: NonNull<u8>, len: usize) -> Result<(), PlatformError> {
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the caller guarantees a page-aligned range inside one of
+        // our reservations with no references into it. MADV_DONTNEED on
+        // private mappings drops the written pages: anonymous ones read as
+        // zero again, file (image) ones as the file.
+        let r = unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED) };
+        if r == 0 { Ok(()) } else { Err(PlatformError::Refused) }
+    }
+
     fn prepare_image(&self, bytes: &[u8]) -> Option<Box<dyn Any + Send + Sync>> {
         let file = ImageFile::new(bytes, self.page_size())?;
         Some(Box::new(file))

@@ -124,6 +124,9 @@ impl MemoryImage {
 ///    image's bytes, stays read-write and private to that memory (writes
 ///    never reach the image or other memories), and is released with the
 ///    reservation around it.
+/// 6. After `discard(ptr, len)` returns `Ok`, the range reads exactly as
+///    it did when it was committed: zero, or the image for pages given one
+///    by `map_image` — nothing written since survives.
 pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
     /// Smallest unit of protection.
     fn page_size(&self) -> usize;
@@ -187,6 +190,24 @@ pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
         let previous = self.current_activation();
         self.set_current_activation(activation);
         Ok(previous)
+    }
+
+    /// Throw away what was written to `[ptr, ptr + len)` (committed pages
+    /// of one reservation): afterwards the range reads as zero, or as the
+    /// image where `map_image` mapped one, and stays accessible. Lets the
+    /// runtime reuse a dropped memory's reservation for the next instance
+    /// of the same module instead of releasing it. The default,
+    /// [`PlatformError::Unsupported`], makes the runtime release instead.
+    ///
+    /// # Safety
+    /// The range is page-aligned, lies inside one live reservation, and no
+    /// Rust reference points into it.
+    ///
+    /// # Errors
+    /// When the platform cannot do it; the range must then be released.
+    unsafe fn discard(&self, ptr: NonNull<u8>, len: usize) -> Result<(), PlatformError> {
+        let _ = (ptr, len);
+        Err(PlatformError::Unsupported)
     }
 
     /// Prepare a memory image (called once per module and memory, with a

@@ -224,8 +224,15 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
 
     // Memories.
     let strategy = core.engine.config().memory_strategy;
-    for ty in &info.memories[info.num_imported_memories as usize..] {
-        let mem = LinearMemory::new(core.engine.platform().clone(), *ty, strategy, core.memory_limit_pages)?;
+    // A reused reservation may already hold the memory image. That is only
+    // unobservable if a failing element segment cannot leave this
+    // instance's functions behind in someone else's table.
+    let reuse = info.num_imported_tables == 0;
+    for (defined, ty) in info.memories[info.num_imported_memories as usize..].iter().enumerate() {
+        let mem = match module.memory_pool(defined) {
+            Some(pool) if reuse => LinearMemory::from_pool(pool, *ty, strategy, core.memory_limit_pages)?,
+            _ => LinearMemory::new(core.engine.platform().clone(), *ty, strategy, core.memory_limit_pages)?,
+        };
         memories.push(core.memories.len());
         core.memories.push(Box::new(mem));
     }
