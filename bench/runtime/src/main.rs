@@ -5,8 +5,10 @@
 //!   module (components and programs needing GC or wasi-nn are listed as
 //!   skipped), on both runtimes with the same WASI (`hypha-wasi`): compile,
 //!   instantiate and execute (between `bench.start` and `bench.end`) timed
-//!   separately, medians of `--iters` runs, output checked against the
-//!   `*.expected` files; geometric means of the ratios.
+//!   separately; the two runtimes' runs alternate, at least `--iters` runs
+//!   each and more for programs with a short window (see `measure_pair`);
+//!   medians, output checked against the `*.expected` files; geometric
+//!   means of the ratios.
 //! - wasm→host and host→wasm calls, instantiation of an empty module, of a
 //!   module with a memory and data segments, and of the largest program.
 //! - Epoch-check overhead on a loop-heavy program (time with epoch
@@ -64,6 +66,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// A window in ms, with enough decimals for sub-microsecond ones.
+fn fmt_ms(v: f64) -> String {
+    if v < 0.01 { format!("{v:9.6}") } else { format!("{v:9.2}") }
+}
+
 fn sightglass_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/sightglass")
 }
@@ -73,35 +80,83 @@ struct Phases {
     compile: f64,
     instantiate: f64,
     execute: f64,
+    /// How many runs the medians are over.
+    runs: usize,
 }
 
-/// Compile `iters` times and run `iters` times on one runtime, checking
-/// the output of every run.
-fn measure<M>(
-    p: &Program,
-    iters: usize,
-    compile: impl Fn(&[u8]) -> Result<(M, Duration), String>,
-    run: impl Fn(&M, Host) -> Result<RunStats, String>,
-) -> Result<Phases, String> {
-    let mut compiles = Vec::new();
-    let mut module = None;
-    for _ in 0..iters {
-        let (m, t) = compile(&p.bytes)?;
-        compiles.push(ms(t));
-        module = Some(m);
+/// Compile a module, timed.
+type CompileFn<'a, M> = &'a dyn Fn(&[u8]) -> Result<(M, Duration), String>;
+/// Instantiate and run a module with the given store data.
+type RunFn<'a, M> = &'a dyn Fn(&M, Host) -> Result<RunStats, String>;
+
+/// One runtime under measurement: how it compiles and how it runs a module.
+struct Side<'a, M> {
+    compile: CompileFn<'a, M>,
+    run: RunFn<'a, M>,
+}
+
+/// Keep repeating short programs until the measured windows of both
+/// runtimes add up to this much...
+const MIN_WINDOW_TOTAL_MS: f64 = 200.0;
+/// ...or this many runs per runtime...
+const MAX_RUNS: usize = 500;
+/// ...or this much wall-clock time per program has passed.
+const REPEAT_BUDGET: Duration = Duration::from_secs(2);
+
+/// Compile `iters` times on each runtime, then run the two alternately
+/// (a, b, a, b, ...) so that both see the same machine load, checking the
+/// output of every run. Runs at least `iters` times each; a program whose
+/// window is short is repeated (see [`MIN_WINDOW_TOTAL_MS`]) so that its
+/// median is not decided by a few preempted runs. Nothing is subtracted
+/// from either runtime's window.
+fn measure_pair<A, B>(p: &Program, iters: usize, a: &Side<'_, A>, b: &Side<'_, B>) -> (Result<Phases, String>, Result<Phases, String>) {
+    fn compile_n<M>(bytes: &[u8], iters: usize, side: &Side<'_, M>) -> Result<(M, Vec<f64>), String> {
+        let mut times = Vec::new();
+        let mut module = None;
+        for _ in 0..iters {
+            let (m, t) = (side.compile)(bytes)?;
+            times.push(ms(t));
+            module = Some(m);
+        }
+        Ok((module.ok_or("no iterations")?, times))
     }
-    let module = module.ok_or("no iterations")?;
-    let dir = p.wasm.parent().ok_or("no directory")?;
-    let argv0 = p.wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (mut inst, mut exec) = (Vec::new(), Vec::new());
-    for _ in 0..iters {
+    fn run_once<M>(p: &Program, module: &M, side: &Side<'_, M>, inst: &mut Vec<f64>, exec: &mut Vec<f64>) -> Result<(), String> {
+        let dir = p.wasm.parent().ok_or("no directory")?;
+        let argv0 = p.wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let (h, cap) = Host::sightglass(dir, &argv0)?;
-        let stats = run(&module, h)?;
+        let stats = (side.run)(module, h)?;
         sightglass::check_output(&p.wasm, &cap.stdout.contents(), &cap.stderr.contents())?;
         inst.push(ms(stats.instantiate));
         exec.push(ms(stats.execute));
+        Ok(())
     }
-    Ok(Phases { compile: median(compiles), instantiate: median(inst), execute: median(exec) })
+    let ma = compile_n(&p.bytes, iters, a);
+    let mb = compile_n(&p.bytes, iters, b);
+    let (mut ia, mut ea, mut ib, mut eb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ra, mut rb): (Result<(), String>, Result<(), String>) = (Ok(()), Ok(()));
+    let started = std::time::Instant::now();
+    for n in 0.. {
+        let short = ea.iter().chain(&eb).sum::<f64>() < MIN_WINDOW_TOTAL_MS && started.elapsed() < REPEAT_BUDGET;
+        if n >= iters && !(short && n < MAX_RUNS) {
+            break;
+        }
+        if let (Ok((m, _)), Ok(())) = (&ma, &ra) {
+            ra = run_once(p, m, a, &mut ia, &mut ea);
+        }
+        if let (Ok((m, _)), Ok(())) = (&mb, &rb) {
+            rb = run_once(p, m, b, &mut ib, &mut eb);
+        }
+        if ra.is_err() && rb.is_err() {
+            break;
+        }
+    }
+    fn phases<M>(m: Result<(M, Vec<f64>), String>, r: Result<(), String>, inst: Vec<f64>, exec: Vec<f64>) -> Result<Phases, String> {
+        let (_, compiles) = m?;
+        r?;
+        let runs = exec.len();
+        Ok(Phases { compile: median(compiles), instantiate: median(inst), execute: median(exec), runs })
+    }
+    (phases(ma, ra, ia, ea), phases(mb, rb, ib, eb))
 }
 
 fn row(name: String, unit: &'static str, value: f64, peer_value: f64) -> Row {
@@ -112,10 +167,19 @@ fn epoch_row(programs: &[Program], iters: usize) -> Result<Option<Row>, String> 
     let Some(p) = programs.iter().find(|p| p.name == EPOCH_PROGRAM) else { return Ok(None) };
     let (ours_off, ours_on) = (ours::Ours::new(false)?, ours::Ours::new(true)?);
     let (peer_off, peer_on) = (peer::Peer::new(false)?, peer::Peer::new(true)?);
-    let o_off = measure(p, iters, |b| ours_off.compile(b), |m, h| ours_off.run(m, h))?.execute;
-    let o_on = measure(p, iters, |b| ours_on.compile(b), |m, h| ours_on.run(m, h))?.execute;
-    let w_off = measure(p, iters, |b| peer_off.compile(b), |m, h| peer_off.run(m, h))?.execute;
-    let w_on = measure(p, iters, |b| peer_on.compile(b), |m, h| peer_on.run(m, h))?.execute;
+    let (o_off, w_off) = measure_pair(
+        p,
+        iters,
+        &Side { compile: &|b| ours_off.compile(b), run: &|m, h| ours_off.run(m, h) },
+        &Side { compile: &|b| peer_off.compile(b), run: &|m, h| peer_off.run(m, h) },
+    );
+    let (o_on, w_on) = measure_pair(
+        p,
+        iters,
+        &Side { compile: &|b| ours_on.compile(b), run: &|m, h| ours_on.run(m, h) },
+        &Side { compile: &|b| peer_on.compile(b), run: &|m, h| peer_on.run(m, h) },
+    );
+    let (o_off, w_off, o_on, w_on) = (o_off?.execute, w_off?.execute, o_on?.execute, w_on?.execute);
     println!("epochs on {EPOCH_PROGRAM}: hypha {o_off:.2} -> {o_on:.2} ms, wasmtime {w_off:.2} -> {w_on:.2} ms");
     Ok(Some(row(format!("epoch overhead ({EPOCH_PROGRAM}, on/off)"), "x", o_on / o_off, w_on / w_off)))
 }
@@ -150,16 +214,21 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut failures = Vec::new();
     let (mut exec_ratios, mut compile_rows, mut inst_rows, mut exec_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for p in &programs {
-        let o = measure(p, args.iters, |b| ours.compile(b), |m, h| ours.run(m, h));
-        let w = measure(p, args.iters, |b| peer.compile(b), |m, h| peer.run(m, h));
+        let (o, w) = measure_pair(
+            p,
+            args.iters,
+            &Side { compile: &|b| ours.compile(b), run: &|m, h| ours.run(m, h) },
+            &Side { compile: &|b| peer.compile(b), run: &|m, h| peer.run(m, h) },
+        );
         match (o, w) {
             (Ok(o), Ok(w)) => {
                 println!(
-                    "{:24} exec {:9.2} / {:9.2} ms ({:.3})  compile {:8.1} / {:8.1} ms  inst {:.3} / {:.3} ms",
+                    "{:24} exec {} / {} ms ({:.3}, {} runs)  compile {:8.1} / {:8.1} ms  inst {:.3} / {:.3} ms",
                     p.name,
-                    o.execute,
-                    w.execute,
+                    fmt_ms(o.execute),
+                    fmt_ms(w.execute),
                     o.execute / w.execute,
+                    o.runs.min(w.runs),
                     o.compile,
                     w.compile,
                     o.instantiate,

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use hypha_wasi::WasiCtx;
 use hypha_wasi::host::HostFs;
-use hypha_wasm::{Config, Engine, Error, FuncType, Linker, Module, Store};
+use hypha_wasm::{Caller, Config, Engine, Error, Linker, Module, Store};
 
 use crate::host::{Host, RunStats};
 
@@ -26,14 +26,10 @@ impl core::fmt::Debug for Ours {
 pub fn linker() -> Linker<Host> {
     let mut linker = Linker::new();
     hypha_wasm_wasi::add_to_linker(&mut linker, |h: &mut Host| -> &mut WasiCtx<HostFs> { &mut h.wasi });
-    linker.func_new("bench", "start", FuncType::new([], []), |mut c, _, _| {
-        c.data_mut().timer.start();
-        Ok(())
-    });
-    linker.func_new("bench", "end", FuncType::new([], []), |mut c, _, _| {
-        c.data_mut().timer.end();
-        Ok(())
-    });
+    // Typed hooks, like the peer's `func_wrap`: both runtimes pay the
+    // same kind of host call around the measured window.
+    linker.func_wrap("bench", "start", |mut c: Caller<'_, Host>| c.data_mut().timer.start());
+    linker.func_wrap("bench", "end", |mut c: Caller<'_, Host>| c.data_mut().timer.end());
     linker
 }
 
