@@ -174,6 +174,18 @@ impl<F: FileSystem> WasiCtx<F> {
         self.install(2, stream_entry(Handle::Output(out), rights::OUTPUT_STREAM));
     }
 
+    /// Installs a readable stream (e.g. a pipe's read end) at the lowest
+    /// free fd ≥ 3 and returns it. `Err(Mfile)` if the table is full.
+    pub fn insert_input(&mut self, stream: Box<dyn InputStream>) -> Result<u32, Errno> {
+        self.insert(stream_entry(Handle::Input(stream), rights::INPUT_STREAM))
+    }
+
+    /// Installs a writable stream (e.g. a pipe's write end) at the lowest
+    /// free fd ≥ 3 and returns it. `Err(Mfile)` if the table is full.
+    pub fn insert_output(&mut self, stream: Box<dyn OutputStream>) -> Result<u32, Errno> {
+        self.insert(stream_entry(Handle::Output(stream), rights::OUTPUT_STREAM))
+    }
+
     /// Puts `entry` at `fd`, releasing what was there.
     pub(crate) fn install(&mut self, fd: u32, entry: FdEntry<F>) {
         if let Some(old) = self.fds.insert(fd, entry) {

@@ -91,3 +91,23 @@ fn renumber_moves_a_shared_description() {
     assert_eq!(g.read(c, 2).unwrap(), b"12");
     assert_eq!(g.read(a, 2).unwrap(), b"34");
 }
+
+#[test]
+fn streams_inserted_at_the_lowest_free_fd() {
+    use hypha_wasi::host::{MemoryInput, MemoryOutput};
+    let mut g = Guest::memfs(1 << 20);
+    let out = MemoryOutput::new();
+    let w = g.ctx.insert_output(Box::new(out.clone())).unwrap();
+    let r = g.ctx.insert_input(Box::new(MemoryInput::new(b"piped".to_vec()))).unwrap();
+    assert_eq!((w, r), (4, 5), "fd 3 is the preopen");
+    g.write(w, b"to the pipe").unwrap();
+    assert_eq!(out.contents(), b"to the pipe");
+    assert_eq!(g.read(r, 10).unwrap(), b"piped");
+    // Streams are neither seekable nor terminals.
+    let st = g.fdstat(r).unwrap();
+    assert_eq!(st.filetype, Filetype::Unknown.raw());
+    assert_eq!(st.rights_base & (rights::FD_SEEK | rights::FD_TELL), 0);
+    assert_eq!(g.read(w, 1), Err(Errno::Notcapable));
+    g.close(w).unwrap();
+    assert_eq!(g.ctx.insert_input(Box::new(MemoryInput::new(Vec::new()))).unwrap(), 4);
+}
