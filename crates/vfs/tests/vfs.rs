@@ -275,3 +275,56 @@ fn clones_share_one_tree_across_threads() {
     assert_eq!(w.vfs.readdir(&tmp).unwrap().len(), 200);
     assert_eq!(w.tmp.used_bytes(), 2000);
 }
+
+mod resolution {
+    //! The kernel's resolver (`Vfs::resolve_path`) and hypha-wasi's
+    //! sandboxed one (through `path_filestat_get` on the `/` preopen) agree
+    //! on every path the sandbox allows.
+
+    use super::common::{BIG, world};
+    use hypha_wasi::WasiCtx;
+    use hypha_wasi::host::{HostClock, HostRandom};
+    use hypha_wasi::types::Errno;
+    use proptest::prelude::*;
+
+    const PARTS: &[&str] = &[
+        "bin", "etc", "tmp", "dev", "proc", "..", ".", "motd", "greeting", "tmplink", "hello", "1",
+        "status", "null", "nope",
+    ];
+
+    proptest! {
+        #[test]
+        fn kernel_and_guest_resolvers_agree(
+            parts in prop::collection::vec(prop::sample::select(PARTS), 1..6),
+            trailing_slash in any::<bool>(),
+        ) {
+            let w = world(BIG);
+            let mut path = parts.join("/");
+            if trailing_slash {
+                path.push('/');
+            }
+            let mut ctx = WasiCtx::new(w.vfs.clone(), Box::new(HostClock::new()), Box::new(HostRandom::default()));
+            let fd = ctx.preopen_dir(w.vfs.root(), "/").unwrap();
+            let mut mem = vec![0u8; 1024];
+            mem[256..256 + path.len()].copy_from_slice(path.as_bytes());
+            let args = [u64::from(fd), 1, 256, path.len() as u64, 0];
+            let errno = hypha_wasi::call(&mut ctx, &mut mem, "path_filestat_get", &args).unwrap();
+            let guest: Result<(u64, u64), Errno> = match Errno::from_raw(u16::try_from(errno).unwrap()).unwrap() {
+                // filestat: dev at 0, ino at 8 (little-endian u64s).
+                Errno::Success => Ok((
+                    u64::from_le_bytes(mem[0..8].try_into().unwrap()),
+                    u64::from_le_bytes(mem[8..16].try_into().unwrap()),
+                )),
+                e => Err(e),
+            };
+            let kernel = w
+                .vfs
+                .resolve_path(&format!("/{path}"), true)
+                .and_then(|(n, _)| hypha_wasi::FileSystem::stat(&w.vfs, &n))
+                .map(|st| (st.dev, st.ino));
+            if guest != Err(Errno::Notcapable) {
+                prop_assert_eq!(guest, kernel, "path {}", path);
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //!
 //! The file-system trait works one path component at a time: path parsing,
 //! `.`/`..`, symlink following and the preopen sandbox all live in this crate
-//! ([`crate::path`]), so a backend never sees a path with a `/` in it.
+//! (the private `path` module), so a backend never sees a path with a `/` in it.
 
 use alloc::string::String;
 use alloc::vec::Vec;

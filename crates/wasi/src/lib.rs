@@ -15,7 +15,7 @@
 //! `Notsup`), no signals, and blocking (`poll_oneoff`) is a synchronous
 //! sleep through [`Clock::sleep`].
 //!
-//! With the `std` feature, [`host`] provides a real-directory file system,
+//! With the `std` feature, the `host` module provides a real-directory file system,
 //! std clocks, `/dev/urandom` and std / in-memory stdio. [`memfs::MemFs`]
 //! is an in-memory file system that needs no `std`.
 //!
@@ -30,6 +30,9 @@
 //! child the parent's descriptors as stdio: offsets and stream ends are
 //! shared, and the file is closed when the last fd goes. `fd_renumber`
 //! moves the description to the new number (the old number is closed).
+//! Kernel streams such as pipe ends go in with [`WasiCtx::insert_input`] /
+//! [`WasiCtx::insert_output`]. A description's lock is held during one
+//! backend call, so a backend must not suspend inside `read`/`write`.
 //!
 //! ```
 //! use hypha_wasi::WasiCtx;
