@@ -47,6 +47,10 @@ pub struct Machine<'a> {
     pub bootargs: &'a str,
     /// `/chosen` `rng-seed`, or `kaslr-seed` (empty if neither).
     pub rng_seed: &'a [u8],
+    /// `/chosen` `linux,initrd-start`/`-end` as physical `(start,
+    /// len_bytes)`: `Ok(None)` without an initrd, an error when the
+    /// properties are malformed (the loader then boots without one).
+    pub initrd: Result<Option<(u64, u64)>, hypha_boot_info::initrd::InitrdError>,
     /// Hart ids of every enabled hart, boot hart first.
     pub harts: [u64; MAX_HARTS],
     /// How many of `harts` are valid.
@@ -91,6 +95,8 @@ impl<'a> Machine<'a> {
         let rng_seed = chosen
             .and_then(|node| node.property("rng-seed").or_else(|| node.property("kaslr-seed")))
             .map_or(&[][..], |property| property.value);
+        let chosen_value = |name: &str| chosen.and_then(|node| node.property(name)).map(|property| property.value);
+        let initrd = hypha_boot_info::initrd::range(chosen_value("linux,initrd-start"), chosen_value("linux,initrd-end"));
 
         let mut harts = [0u64; MAX_HARTS];
         let mut hart_count = 0;
@@ -121,6 +127,6 @@ impl<'a> Machine<'a> {
         if !saw_boot_hart {
             return Err(DeviceTreeError::NoHarts);
         }
-        Ok(Self { fdt, uart, test_device, timebase_hz, bootargs, rng_seed, harts, hart_count, harts_ignored })
+        Ok(Self { fdt, uart, test_device, timebase_hz, bootargs, rng_seed, initrd, harts, hart_count, harts_ignored })
     }
 }

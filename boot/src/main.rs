@@ -2,8 +2,9 @@
 //! machine for the kernel and jumps to it.
 //!
 //! It runs on the boot hart with paging off. In order: read the device tree
-//! (memory, harts, UART, `/chosen` bootargs and `rng-seed`), build the
-//! physical memory map, pick Sv48 when the hart has it (else Sv39), load the
+//! (memory, harts, UART, `/chosen` bootargs, `rng-seed` and the initrd's
+//! range), build the physical memory map (the initrd's pages kept out of
+//! every allocation), pick Sv48 when the hart has it (else Sv39), load the
 //! embedded kernel ELF (a static PIE) at a randomised higher-half address
 //! and relocate it, map all of RAM at a fixed offset, give every hart a
 //! guard-paged kernel stack, a guard-paged trap stack and a per-CPU block,
@@ -148,7 +149,18 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
 
     // Only the addresses of these linker symbols are taken, never their contents.
     let loader = (&raw const __loader_start as u64, &raw const __loader_end as u64);
-    let ram_end = memory::build_map(&mut info.memory_map, machine, loader, (info.fdt_physical, info.fdt_len_bytes))?;
+    let (ram_end, initrd) = memory::build_map(&mut info.memory_map, machine, loader, (info.fdt_physical, info.fdt_len_bytes))?;
+    match (initrd, machine.initrd) {
+        (memory::InitrdPlacement::Kept(start, len), _) => {
+            info.initrd_physical = start;
+            info.initrd_len_bytes = len;
+        }
+        (memory::InitrdPlacement::Overlaps(start, len), _) => {
+            println!("hypha-boot: warning: initrd at {start:#x} ({len} bytes) overlaps memory in use; ignored");
+        }
+        (memory::InitrdPlacement::None, Err(error)) => println!("hypha-boot: warning: initrd ignored: {error}"),
+        (memory::InitrdPlacement::None, Ok(_)) => {}
+    }
 
     let mode = paging::choose_mode(&mut TableFrames { map: &mut info.memory_map }, loader.0, loader.1);
     info.paging_mode = match mode {
@@ -206,6 +218,9 @@ fn load(hart_id: u64, fdt_address: usize, machine: &Machine<'_>, start_ticks: u6
         if seed.fixed { "fixed" } else if seed.from_device_tree { "from fdt" } else { "from time" },
         elapsed_us,
     );
+    if let Some((start, len)) = info.initrd() {
+        println!("hypha-boot: initrd {} KiB at {start:#x}", len.div_ceil(1024));
+    }
     if machine.harts_ignored > 0 {
         println!("hypha-boot: warning: {} harts beyond the first 16 are not started", machine.harts_ignored);
     }

@@ -21,6 +21,7 @@ mod backtrace;
 mod boot;
 mod console;
 mod drivers;
+mod fs;
 mod interrupts;
 mod ipi;
 mod ktest;
@@ -29,6 +30,7 @@ mod mem;
 mod panic;
 mod percpu;
 mod platform;
+mod random;
 mod sched;
 mod shell;
 mod sync;
@@ -131,6 +133,8 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
         log::error!("only {} of {started} started harts entered the kernel", percpu::online_count());
     }
     mem::init(info);
+    random::init(info);
+    fs::init(info);
     if let Err(error) = sched::init(info.harts().unwrap_or(&[]).len()) {
         panic!("cannot start the executor: {error}");
     }

@@ -5,12 +5,14 @@
 //! QEMU on the host and reads what they print.
 //!
 //! ```text
-//! cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [-- bootargs…]
+//! cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]… [-- bootargs…]
+//! cargo xtask initrd [--add PROG.wasm]…
 //! cargo xtask test [FILTER]
 //! cargo xtask bench SUITE
 //! ```
 
 mod bench;
+mod initrd;
 mod kernel;
 mod qemu;
 mod suite;
@@ -37,6 +39,17 @@ fn real_main() -> Result<()> {
             toolchain::ensure_targets()?;
             kernel::run(&options)
         }
+        "initrd" => {
+            let options = parse_run_options(&rest)?;
+            let only_programs = kernel::RunOptions { extra_programs: options.extra_programs.clone(), ..kernel::RunOptions::default() };
+            if options != only_programs {
+                bail!("`initrd` takes only --add PROG.wasm\n{USAGE}");
+            }
+            toolchain::ensure_targets()?;
+            let path = initrd::build("initrd", &options.extra_programs)?;
+            println!("{}", path.display());
+            Ok(())
+        }
         "test" => {
             let filter = rest.first().cloned();
             toolchain::ensure_targets()?;
@@ -60,8 +73,11 @@ fn real_main() -> Result<()> {
 
 const USAGE: &str = "\
 usage:
-  cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [-- bootargs...]
-      build the loader and kernel and boot Hypha in QEMU (console on stdio)
+  cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]... [-- bootargs...]
+      build the loader, kernel and initrd (user/ programs in /bin) and boot
+      Hypha in QEMU (console on stdio); --add puts PROG.wasm in /bin as PROG
+  cargo xtask initrd [--add PROG.wasm]...
+      build only the initrd (what `run` passes to QEMU) and print its path
   cargo xtask test [FILTER]
       run every test suite (host crates, in-kernel tests, ...) and print
       one summary line per suite and `N passed, N failed` at the end

@@ -18,6 +18,7 @@
 extern crate std;
 
 pub mod bootargs;
+pub mod initrd;
 pub mod kaslr;
 pub mod layout;
 mod memory_map;
@@ -27,7 +28,7 @@ pub use memory_map::{MemoryKind, MemoryMap, MemoryMapError, MemoryRegion};
 /// `"HYPHABI1"` read as a little-endian `u64`.
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"HYPHABI1");
 /// Bumped whenever the layout of [`BootInfo`] changes.
-pub const BOOT_INFO_VERSION: u32 = 2;
+pub const BOOT_INFO_VERSION: u32 = 3;
 /// How many harts the handoff can describe.
 pub const MAX_HARTS: usize = 16;
 /// How many bytes of the FDT `rng-seed` (or `kaslr-seed`) are passed on.
@@ -96,6 +97,12 @@ pub struct BootInfo {
     /// Physical address of the SiFive test device (0: none), so even an
     /// early failure can end the QEMU run with a status.
     pub test_device_physical: u64,
+    /// Physical address of the initrd (`/chosen` `linux,initrd-start`);
+    /// 0 with `initrd_len_bytes` 0 when there is none. Its pages are
+    /// [`MemoryKind::INITRD`] in the memory map.
+    pub initrd_physical: u64,
+    /// Size of the initrd in bytes (exact, not page-rounded).
+    pub initrd_len_bytes: u64,
 }
 
 /// What the loader set up for one hart.
@@ -220,6 +227,8 @@ impl BootInfo {
             kaslr_seed: 0,
             console_uart_physical: 0,
             test_device_physical: 0,
+            initrd_physical: 0,
+            initrd_len_bytes: 0,
         }
     }
 
@@ -259,6 +268,12 @@ impl BootInfo {
     pub fn rng_seed(&self) -> &[u8] {
         let len = usize::try_from(self.rng_seed_len).unwrap_or(0).min(RNG_SEED_LEN);
         &self.rng_seed[..len]
+    }
+
+    /// The initrd's physical `(start, len_bytes)`, if the loader found one.
+    #[must_use]
+    pub const fn initrd(&self) -> Option<(u64, u64)> {
+        if self.initrd_len_bytes == 0 { None } else { Some((self.initrd_physical, self.initrd_len_bytes)) }
     }
 
     /// Converts a runtime kernel address into the address it has in the

@@ -38,6 +38,9 @@ impl MemoryKind {
     pub const PER_CPU: Self = Self(8);
     /// The `BootInfo` itself.
     pub const BOOT_INFO: Self = Self(9);
+    /// The initrd QEMU (or the firmware) loaded, whole pages; the kernel
+    /// reads it in place and never frees it.
+    pub const INITRD: Self = Self(10);
 
     /// A short lowercase name for logs.
     #[must_use]
@@ -52,6 +55,7 @@ impl MemoryKind {
             7 => "stacks",
             8 => "per-cpu",
             9 => "boot-info",
+            10 => "initrd",
             _ => "unknown",
         }
     }
@@ -151,6 +155,27 @@ impl MemoryMap {
     #[must_use]
     pub fn total_bytes(&self, kind: MemoryKind) -> u64 {
         self.regions().iter().filter(|region| region.kind == kind).map(|region| region.len_bytes).sum()
+    }
+
+    /// Whether every byte of `[start, start + len_bytes)` lies in
+    /// [`MemoryKind::USABLE`] regions (false for an empty or wrapping range).
+    #[must_use]
+    pub fn is_usable(&self, start: u64, len_bytes: u64) -> bool {
+        let Some(end) = start.checked_add(len_bytes) else { return false };
+        let mut cursor = start;
+        for region in self.regions() {
+            if region.end() <= cursor {
+                continue;
+            }
+            if region.start > cursor || region.kind != MemoryKind::USABLE {
+                return false;
+            }
+            cursor = region.end();
+            if cursor >= end {
+                return len_bytes > 0;
+            }
+        }
+        false
     }
 
     /// Adds RAM as usable. Parts overlapping existing regions are ignored

@@ -82,3 +82,64 @@ fn full_map_is_an_error() {
     }
     assert_eq!(map.add_usable(0x1_0000_0000, 0x1000), Err(MemoryMapError::Full));
 }
+
+#[test]
+fn initrd_cells_are_32_or_64_bit() {
+    assert_eq!(initrd::cell_value(&[0x88, 0x20, 0, 0]), Ok(0x8820_0000));
+    assert_eq!(initrd::cell_value(&[0, 0, 0, 1, 0x88, 0x20, 0, 0]), Ok(0x1_8820_0000));
+    assert_eq!(initrd::cell_value(&[1, 2, 3]), Err(initrd::InitrdError::BadCellSize(3)));
+    assert_eq!(initrd::cell_value(&[]), Err(initrd::InitrdError::BadCellSize(0)));
+}
+
+#[test]
+fn initrd_range_needs_both_ends_in_order() {
+    let start = 0x8820_0000u64.to_be_bytes();
+    let end32 = 0x8830_0000u32.to_be_bytes();
+    assert_eq!(initrd::range(None, None), Ok(None));
+    // Mixed cell sizes are fine: each property stands alone.
+    assert_eq!(initrd::range(Some(&start), Some(&end32)), Ok(Some((0x8820_0000, 0x10_0000))));
+    assert_eq!(initrd::range(Some(&start), Some(&start)), Ok(None));
+    assert_eq!(initrd::range(Some(&start), None), Err(initrd::InitrdError::Incomplete));
+    assert_eq!(initrd::range(None, Some(&end32)), Err(initrd::InitrdError::Incomplete));
+    assert_eq!(
+        initrd::range(Some(&end32), Some(&start)),
+        Err(initrd::InitrdError::Inverted { start: 0x8830_0000, end: 0x8820_0000 })
+    );
+}
+
+#[test]
+fn initrd_pages_cover_the_range() {
+    assert_eq!(initrd::page_range(0x8820_0000, 1), Some((0x8820_0000, 0x1000)));
+    assert_eq!(initrd::page_range(0x8820_0ff0, 0x20), Some((0x8820_0000, 0x2000)));
+    assert_eq!(initrd::page_range(0x8820_0000, 0x2000), Some((0x8820_0000, 0x2000)));
+    assert_eq!(initrd::page_range(u64::MAX - 10, 5), None);
+}
+
+#[test]
+fn boot_info_reports_its_initrd() {
+    let mut info = BootInfo::new();
+    assert_eq!(info.initrd(), None);
+    info.initrd_physical = 0x8820_0000;
+    info.initrd_len_bytes = 0x1234;
+    assert_eq!(info.initrd(), Some((0x8820_0000, 0x1234)));
+}
+
+#[test]
+fn is_usable_needs_every_byte_usable() {
+    let mut map = MemoryMap::new();
+    map.add_usable(0x8000_0000, 512 * MIB).unwrap();
+    map.mark(0x8100_0000, MIB, MemoryKind::FDT).unwrap();
+    assert!(map.is_usable(0x8000_0000, 16 * MIB));
+    assert!(!map.is_usable(0x8000_0000, 16 * MIB + 1));
+    assert!(!map.is_usable(0x80ff_f000, 0x2000));
+    // Up to the end of RAM, not a byte beyond.
+    assert!(map.is_usable(0x8110_0000, 512 * MIB - 17 * MIB));
+    assert!(!map.is_usable(0x8110_0000, 512 * MIB - 17 * MIB + 1));
+    assert!(!map.is_usable(0x7000_0000, 0x1000));
+    assert!(!map.is_usable(0x8000_0000, 0));
+    assert!(!map.is_usable(u64::MAX, 2));
+    map.mark(0x8200_0000, 2 * MIB, MemoryKind::INITRD).unwrap();
+    assert!(!map.is_usable(0x8200_0000, 0x1000));
+    assert_eq!(map.total_bytes(MemoryKind::INITRD), 2 * MIB);
+    assert_eq!(MemoryKind::INITRD.name(), "initrd");
+}

@@ -21,12 +21,16 @@ pub(crate) enum Ending {
     TimedOut,
 }
 
-/// `qemu-system-riscv64` arguments for `image` on `cpus` harts with `memory`.
+/// `qemu-system-riscv64` arguments for `image` (and its initrd) on `cpus`
+/// harts with `memory`.
 pub(crate) fn qemu_command(qemu: &Path, image: &Image, cpus: u32, memory: &str, bootargs: &str) -> Command {
     let mut command = Command::new(qemu);
     command.args(["-machine", "virt", "-bios", "default", "-no-reboot"]);
     command.args(["-smp", &cpus.to_string(), "-m", memory]);
     command.arg("-kernel").arg(&image.loader);
+    if let Some(initrd) = &image.initrd {
+        command.arg("-initrd").arg(initrd);
+    }
     if !bootargs.is_empty() {
         command.args(["-append", bootargs]);
     }

@@ -13,9 +13,13 @@ pub(crate) struct Image {
     pub kernel: PathBuf,
     /// The loader ELF that QEMU boots (`-kernel`).
     pub loader: PathBuf,
+    /// The initrd QEMU loads (`-initrd`), if any (see `crate::initrd`).
+    pub initrd: Option<PathBuf>,
 }
 
-fn target_dir() -> PathBuf {
+/// The cargo target directory xtask builds into (`CARGO_TARGET_DIR`, else
+/// `target/` in the workspace).
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::workspace_root().join("target"), PathBuf::from)
 }
 
@@ -86,5 +90,5 @@ pub(crate) fn build(release: bool, ktest: bool) -> Result<Image> {
     if !loader.is_file() {
         bail!("the loader build did not produce {}", loader.display());
     }
-    Ok(Image { kernel, loader })
+    Ok(Image { kernel, loader, initrd: None })
 }

@@ -24,6 +24,7 @@ mod results;
 mod spec;
 mod symbolize;
 
+pub(crate) use image::target_dir;
 pub(crate) use spec::test as spec_test;
 
 use crate::suite::SuiteResult;
@@ -47,7 +48,7 @@ const TEST_CPUS: u32 = 4;
 const TEST_MEMORY: &str = "512M";
 
 /// Options of `cargo xtask run`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RunOptions {
     pub release: bool,
     pub cpus: u32,
@@ -67,10 +68,9 @@ impl Default for RunOptions {
 /// Builds and boots Hypha interactively.
 pub(crate) fn run(options: &RunOptions) -> Result<()> {
     let qemu = crate::qemu::ensure()?;
-    if !options.extra_programs.is_empty() {
-        bail!("--add needs the initrd, which does not exist yet");
-    }
-    let image = image::build(options.release, false)?;
+    let initrd = crate::initrd::build("initrd", &options.extra_programs)?;
+    let mut image = image::build(options.release, false)?;
+    image.initrd = Some(initrd);
     report_sizes(&image);
     let symbolizer = Symbolizer::new(&image.kernel).ok();
     let mut command = boot::qemu_command(&qemu, &image, options.cpus, &options.memory, &options.bootargs.join(" "));
@@ -172,9 +172,13 @@ pub(crate) fn test(filter: Option<&str>) -> Result<SuiteResult> {
     if filter.is_some_and(|filter| filter.contains(char::is_whitespace)) {
         bail!("a kernel test filter cannot contain whitespace");
     }
-    let image = image::build(false, true)?;
+    // Every test boot gets the same initrd (the `fs::` tests read it).
+    let initrd = crate::initrd::build("initrd-test", &[])?;
+    let mut image = image::build(false, true)?;
+    image.initrd = Some(initrd.clone());
     let symbolizer = Symbolizer::new(&image.kernel)?;
-    let release_image = image::build(true, true)?;
+    let mut release_image = image::build(true, true)?;
+    release_image.initrd = Some(initrd);
     let release_symbolizer = Symbolizer::new(&release_image.kernel)?;
     let started = Instant::now();
     let mut boots = 0;

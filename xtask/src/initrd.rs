@@ -1,0 +1,409 @@
+//! The initrd: every program of the `user/` workspace (built for
+//! `wasm32-wasip1`) under `/bin/NAME`, plus `/etc/motd`, packed as a POSIX
+//! ustar archive that QEMU loads with `-initrd` and the kernel mounts at `/`.
+//!
+//! The archive is deterministic: entries sorted by path, every parent
+//! directory listed before its contents, owner 0:0, one fixed mtime
+//! ([`MTIME`]). The tar writer is here (small, and tested on the host); the
+//! kernel's reader is in `kernel/src/fs/`.
+//!
+//! Not here: anything the kernel does with the files.
+
+use anyhow::{Context as _, Result, bail};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The user programs' target (the `user/` workspace's only one).
+const USER_TARGET: &str = "wasm32-wasip1";
+/// Modification time of every entry (seconds since the epoch): fixed, so
+/// the same inputs give the same archive byte for byte.
+pub(crate) const MTIME: u64 = 0;
+/// `/etc/motd`.
+const MOTD: &str = "Welcome to Hypha: a WebAssembly-first microkernel. Programs are in /bin; /tmp is writable.\n";
+
+/// Builds the `user/` workspace and packs it, with `extra` programs
+/// (`cargo xtask run --add`), into `TARGET/NAME.tar` (`name` keeps test and
+/// run archives apart) and returns its path. An extra program named like a
+/// built one replaces it.
+///
+/// # Errors
+///
+/// The user build failing, an extra program that is not a readable
+/// WebAssembly module or has no usable name, or an I/O error.
+pub(crate) fn build(name: &str, extra: &[PathBuf]) -> Result<PathBuf> {
+    let mut programs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in build_userland()? {
+        programs.insert(program_name(&path)?, path);
+    }
+    for path in extra {
+        let name = program_name(path)?;
+        if programs.contains_key(&name) {
+            eprintln!("xtask: --add {} replaces the built /bin/{name}", path.display());
+        }
+        programs.insert(name, path.clone());
+    }
+    let mut archive = Archive::new();
+    for (name, path) in &programs {
+        let contents = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        if !contents.starts_with(b"\0asm") {
+            bail!("{} is not a WebAssembly module (no `\\0asm` header)", path.display());
+        }
+        archive.add_file(&format!("bin/{name}"), contents, 0o755)?;
+    }
+    archive.add_file("etc/motd", MOTD.as_bytes().to_vec(), 0o644)?;
+    let bytes = archive.to_bytes();
+    let out = crate::kernel::target_dir().join(format!("{name}.tar"));
+    std::fs::create_dir_all(out.parent().unwrap_or(Path::new("."))).context("creating the target directory")?;
+    // Only rewrite when the contents change, so the file's own mtime means something.
+    if std::fs::read(&out).ok().as_deref() != Some(&bytes[..]) {
+        std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    }
+    eprintln!("xtask: initrd {} KiB, {} programs in /bin ({})", bytes.len() / 1024, programs.len(), out.display());
+    Ok(out)
+}
+
+/// `cargo build --release --target wasm32-wasip1` in `user/`, with its
+/// own target directory (`TARGET/user`); returns every program it built.
+fn build_userland() -> Result<Vec<PathBuf>> {
+    let user = crate::workspace_root().join("user");
+    let target = crate::kernel::target_dir().join("user");
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(&user)
+        .env("CARGO_TARGET_DIR", &target)
+        // Flags meant for the root workspace's riscv64 builds do not apply here.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args(["build", "--release", "--workspace", "--target", USER_TARGET, "--message-format=json-render-diagnostics"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let output = command.output().context("running cargo build in user/")?;
+    if !output.status.success() {
+        bail!("building the user programs (user/, {USER_TARGET}) failed ({})", output.status);
+    }
+    let mut programs = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if message["reason"] == "compiler-artifact"
+            && let Some(executable) = message["executable"].as_str()
+        {
+            programs.push(PathBuf::from(executable));
+        }
+    }
+    if programs.is_empty() {
+        bail!("building user/ produced no programs");
+    }
+    Ok(programs)
+}
+
+/// `/bin` name of a program file: its stem (`path/to/hello.wasm` → `hello`).
+fn program_name(path: &Path) -> Result<String> {
+    let stem = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .with_context(|| format!("{} has no UTF-8 file name", path.display()))?;
+    if stem.is_empty() || stem.starts_with('.') || stem.contains(['\0', '/', '\\']) || stem.len() > 64 {
+        bail!("{}: `{stem}` cannot be a program name in /bin", path.display());
+    }
+    Ok(stem.to_owned())
+}
+
+// === impl Archive ===
+
+/// Why an entry cannot be stored in a ustar archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TarError {
+    /// Empty, absolute, or with an empty, `.` or `..` component, or a NUL.
+    BadPath(String),
+    /// No split into a ≤ 155-byte prefix and a ≤ 100-byte name exists.
+    PathTooLong(String),
+    /// Larger than the 11 octal digits of the size field allow (8 GiB).
+    TooLarge(String),
+    /// A file where a directory is needed, or a second file at one path.
+    Conflict(String),
+}
+
+impl std::fmt::Display for TarError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadPath(path) => write!(f, "`{path}` is not a relative path of plain components"),
+            Self::PathTooLong(path) => write!(f, "`{path}` is too long for a ustar header"),
+            Self::TooLarge(path) => write!(f, "`{path}` is larger than a ustar entry can be (8 GiB)"),
+            Self::Conflict(path) => write!(f, "`{path}` is both a file and a directory, or added twice"),
+        }
+    }
+}
+
+impl std::error::Error for TarError {}
+
+/// One entry.
+#[derive(Debug, Clone)]
+enum Entry {
+    Directory,
+    File { contents: Vec<u8>, mode: u32 },
+}
+
+/// A ustar archive being assembled: paths (relative, `/`-separated) to
+/// entries. Parent directories are added implicitly.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Archive {
+    entries: BTreeMap<String, Entry>,
+}
+
+/// Size of a header and the unit of file data.
+pub(crate) const BLOCK: usize = 512;
+/// Largest size the 11-digit octal field holds.
+const MAX_SIZE: u64 = 0o777_7777_7777;
+
+impl Archive {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a regular file with permission bits `mode` (and its parent
+    /// directories).
+    pub(crate) fn add_file(&mut self, path: &str, contents: Vec<u8>, mode: u32) -> Result<(), TarError> {
+        let components = components(path)?;
+        if u64::try_from(contents.len()).map_or(true, |len| len > MAX_SIZE) {
+            return Err(TarError::TooLarge(path.to_owned()));
+        }
+        split_name(path)?;
+        // Check everything first, so a refused file adds nothing.
+        let mut new_directories = Vec::new();
+        for depth in 1..components.len() {
+            let directory = components[..depth].join("/");
+            match self.entries.get(&directory) {
+                Some(Entry::File { .. }) => return Err(TarError::Conflict(directory)),
+                Some(Entry::Directory) => {}
+                None => {
+                    split_name(&format!("{directory}/"))?;
+                    new_directories.push(directory);
+                }
+            }
+        }
+        if self.entries.contains_key(path) {
+            return Err(TarError::Conflict(path.to_owned()));
+        }
+        for directory in new_directories {
+            self.entries.insert(directory, Entry::Directory);
+        }
+        self.entries.insert(path.to_owned(), Entry::File { contents, mode: mode & 0o7777 });
+        Ok(())
+    }
+
+    /// The archive: per entry in path order a header and the data padded
+    /// to whole blocks, then two zero blocks.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (path, entry) in &self.entries {
+            let header = match entry {
+                Entry::Directory => header(&format!("{path}/"), b'5', 0o755, 0),
+                Entry::File { contents, mode } => header(path, b'0', *mode, contents.len() as u64),
+            };
+            // Paths were checked when added; a header always exists here.
+            let Some(header) = header else { continue };
+            out.extend_from_slice(&header);
+            if let Entry::File { contents, .. } = entry {
+                out.extend_from_slice(contents);
+                out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+            }
+        }
+        out.resize(out.len() + 2 * BLOCK, 0);
+        out
+    }
+}
+
+/// The components of a relative path, each non-empty and not `.`/`..`.
+fn components(path: &str) -> Result<Vec<&str>, TarError> {
+    let parts: Vec<&str> = path.split('/').collect();
+    if path.is_empty() || path.contains('\0') || parts.iter().any(|part| part.is_empty() || *part == "." || *part == "..") {
+        return Err(TarError::BadPath(path.to_owned()));
+    }
+    Ok(parts)
+}
+
+/// Splits `path` into ustar's `prefix` (≤ 155 bytes) and `name` (≤ 100
+/// bytes) at a `/`, the name alone when it fits.
+fn split_name(path: &str) -> Result<(&str, &str), TarError> {
+    if path.len() <= 100 {
+        return Ok(("", path));
+    }
+    // The separating slash belongs to neither field; a trailing slash
+    // (directories) stays in the name.
+    let search = path.strip_suffix('/').unwrap_or(path);
+    search
+        .match_indices('/')
+        .map(|(index, _)| (&path[..index], &path[index + 1..]))
+        .find(|(prefix, name)| prefix.len() <= 155 && name.len() <= 100 && !name.is_empty())
+        .ok_or_else(|| TarError::PathTooLong(path.to_owned()))
+}
+
+/// Writes `value` as zero-padded octal into `field`, leaving its last
+/// byte NUL.
+fn octal(field: &mut [u8], value: u64) {
+    let digits = field.len() - 1;
+    let text = format!("{value:0digits$o}");
+    field[..digits].copy_from_slice(&text.as_bytes()[text.len() - digits..]);
+    field[digits] = 0;
+}
+
+/// A ustar header, or `None` if the path does not fit.
+fn header(path: &str, typeflag: u8, mode: u32, size: u64) -> Option<[u8; BLOCK]> {
+    let (prefix, name) = split_name(path).ok()?;
+    let mut block = [0u8; BLOCK];
+    block[..name.len()].copy_from_slice(name.as_bytes());
+    octal(&mut block[100..108], u64::from(mode));
+    octal(&mut block[108..116], 0); // uid
+    octal(&mut block[116..124], 0); // gid
+    octal(&mut block[124..136], size);
+    octal(&mut block[136..148], MTIME);
+    block[156] = typeflag;
+    block[257..263].copy_from_slice(b"ustar\0");
+    block[263..265].copy_from_slice(b"00");
+    block[265..269].copy_from_slice(b"root");
+    block[297..301].copy_from_slice(b"root");
+    block[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+    // The checksum is summed with its own field as eight spaces, then
+    // written as six octal digits, NUL, space.
+    block[148..156].fill(b' ');
+    let sum: u64 = block.iter().map(|&byte| u64::from(byte)).sum();
+    octal(&mut block[148..155], sum);
+    block[154] = 0;
+    block[155] = b' ';
+    Some(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal independent reader: (path, typeflag, mode, data) per entry.
+    fn read(archive: &[u8]) -> Vec<(String, u8, u32, Vec<u8>)> {
+        let field = |bytes: &[u8]| {
+            let end = bytes.iter().position(|&byte| byte == 0).unwrap_or(bytes.len());
+            String::from_utf8(bytes[..end].to_vec()).unwrap()
+        };
+        let number = |bytes: &[u8]| u64::from_str_radix(field(bytes).trim(), 8).unwrap();
+        assert_eq!(archive.len() % BLOCK, 0);
+        let mut entries = Vec::new();
+        let mut offset = 0;
+        loop {
+            let block = &archive[offset..offset + BLOCK];
+            if block.iter().all(|&byte| byte == 0) {
+                assert!(archive[offset..].iter().all(|&byte| byte == 0), "data after the end marker");
+                assert_eq!(archive.len() - offset, 2 * BLOCK, "end marker is two zero blocks");
+                break;
+            }
+            let mut copy = block.to_vec();
+            copy[148..156].fill(b' ');
+            let sum: u64 = copy.iter().map(|&byte| u64::from(byte)).sum();
+            assert_eq!(number(&block[148..156]), sum, "checksum");
+            assert_eq!(&block[257..265], b"ustar\x0000");
+            assert_eq!(number(&block[136..148]), MTIME);
+            let prefix = field(&block[345..500]);
+            let name = field(&block[..100]);
+            let path = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let size = usize::try_from(number(&block[124..136])).unwrap();
+            let mode = u32::try_from(number(&block[100..108])).unwrap();
+            let data = archive[offset + BLOCK..offset + BLOCK + size].to_vec();
+            entries.push((path, block[156], mode, data));
+            offset += BLOCK + size.div_ceil(BLOCK) * BLOCK;
+        }
+        entries
+    }
+
+    #[test]
+    fn files_and_their_directories_round_trip_in_order() {
+        let mut archive = Archive::new();
+        archive.add_file("bin/sh", b"\0asm-sh".to_vec(), 0o755).unwrap();
+        archive.add_file("etc/motd", b"hello\n".to_vec(), 0o644).unwrap();
+        archive.add_file("bin/cat", vec![7; 513], 0o755).unwrap();
+        archive.add_file("empty", Vec::new(), 0o600).unwrap();
+        let entries = read(&archive.to_bytes());
+        let summary: Vec<(&str, u8, u32, usize)> =
+            entries.iter().map(|(path, kind, mode, data)| (path.as_str(), *kind, *mode, data.len())).collect();
+        assert_eq!(
+            summary,
+            [
+                ("bin/", b'5', 0o755, 0),
+                ("bin/cat", b'0', 0o755, 513),
+                ("bin/sh", b'0', 0o755, 7),
+                ("empty", b'0', 0o600, 0),
+                ("etc/", b'5', 0o755, 0),
+                ("etc/motd", b'0', 0o644, 6),
+            ]
+        );
+        assert_eq!(entries[1].3, vec![7; 513]);
+        assert_eq!(entries[5].3, b"hello\n");
+    }
+
+    #[test]
+    fn output_is_deterministic_whatever_the_insertion_order() {
+        let mut first = Archive::new();
+        first.add_file("a/x", b"1".to_vec(), 0o644).unwrap();
+        first.add_file("b", b"2".to_vec(), 0o644).unwrap();
+        let mut second = Archive::new();
+        second.add_file("b", b"2".to_vec(), 0o644).unwrap();
+        second.add_file("a/x", b"1".to_vec(), 0o644).unwrap();
+        assert_eq!(first.to_bytes(), second.to_bytes());
+    }
+
+    #[test]
+    fn empty_archive_is_the_end_marker() {
+        assert_eq!(Archive::new().to_bytes(), vec![0; 2 * BLOCK]);
+    }
+
+    #[test]
+    fn long_paths_use_the_prefix_field() {
+        let directory = format!("{}/{}", "a".repeat(60), "b".repeat(60));
+        let path = format!("{directory}/{}", "f".repeat(90));
+        let mut archive = Archive::new();
+        archive.add_file(&path, b"x".to_vec(), 0o644).unwrap();
+        let bytes = archive.to_bytes();
+        let entries = read(&bytes);
+        let paths: Vec<&str> = entries.iter().map(|entry| entry.0.as_str()).collect();
+        assert_eq!(paths, [format!("{}/", "a".repeat(60)), format!("{directory}/"), path.clone()]);
+        // The file's own header: prefix = the directory, name = the file.
+        assert_eq!(&bytes[2 * BLOCK..2 * BLOCK + 90], "f".repeat(90).as_bytes());
+        assert_eq!(&bytes[2 * BLOCK + 345..2 * BLOCK + 345 + 121], directory.as_bytes());
+        // A single component longer than 100 bytes has nowhere to go.
+        let lone = "d".repeat(120);
+        assert!(matches!(archive.add_file(&format!("{lone}/f"), Vec::new(), 0o644), Err(TarError::PathTooLong(_))));
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        let mut archive = Archive::new();
+        for path in ["", "/bin/sh", "bin//sh", "bin/", "./sh", "a/../b", "nul\0"] {
+            assert!(matches!(archive.add_file(path, Vec::new(), 0o644), Err(TarError::BadPath(_))), "{path:?}");
+        }
+        let too_long = format!("{}/{}", "d".repeat(200), "f".repeat(10));
+        assert!(matches!(archive.add_file(&too_long, Vec::new(), 0o644), Err(TarError::PathTooLong(_))));
+        let name_too_long = "f".repeat(101);
+        assert!(matches!(archive.add_file(&name_too_long, Vec::new(), 0o644), Err(TarError::PathTooLong(_))));
+        archive.add_file("bin/sh", Vec::new(), 0o755).unwrap();
+        assert_eq!(archive.add_file("bin/sh", Vec::new(), 0o755), Err(TarError::Conflict("bin/sh".into())));
+        assert_eq!(archive.add_file("bin/sh/x", Vec::new(), 0o755), Err(TarError::Conflict("bin/sh".into())));
+        // Nothing half-added by the refusals.
+        assert_eq!(read(&archive.to_bytes()).len(), 2);
+    }
+
+    #[test]
+    fn octal_fields_are_zero_padded_and_terminated() {
+        let mut field = [0xffu8; 12];
+        octal(&mut field, 0o1234);
+        assert_eq!(&field, b"00000001234\0");
+        let mut field = [0xffu8; 8];
+        octal(&mut field, 0o755);
+        assert_eq!(&field, b"0000755\0");
+    }
+
+    #[test]
+    fn program_names_are_file_stems() {
+        assert_eq!(program_name(Path::new("target/wasm32-wasip1/release/hello.wasm")).unwrap(), "hello");
+        assert_eq!(program_name(Path::new("tool")).unwrap(), "tool");
+        assert!(program_name(Path::new("dir/.wasm")).is_err());
+        assert!(program_name(Path::new("/")).is_err());
+    }
+}
