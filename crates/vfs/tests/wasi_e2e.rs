@@ -197,3 +197,61 @@ fn a_child_shares_the_parents_open_file_as_stdin() {
     assert_eq!(hypha_wasi::call(&mut parent, &mut mem, "fd_read", &[u64::from(fd), 0x10, 1, 0x20]), Ok(0));
     assert_eq!(u32::from_le_bytes(mem[0x20..0x24].try_into().unwrap()), 0);
 }
+
+#[test]
+fn contexts_on_two_threads_share_one_offset() {
+    let w = world(BIG);
+    // 400 distinct 10-byte chunks: chunk k starts with k (u32 LE).
+    let data: Vec<u8> = (0..400u32)
+        .flat_map(|k| {
+            let mut c = k.to_le_bytes().to_vec();
+            c.extend_from_slice(&[0xAB; 6]);
+            c
+        })
+        .collect();
+    let tmp = w.vfs.resolve("/tmp").unwrap();
+    let rw = OpenOptions {
+        read: true,
+        write: true,
+        truncate: false,
+    };
+    let (_, mut f) = w.vfs.create(&tmp, "shared", true, rw).unwrap();
+    w.vfs.write_at(&mut f, &data, 0).unwrap();
+    w.vfs.close(f);
+
+    let (mut a, _, _) = ctx(&w.vfs);
+    let mut mem = vec![0u8; 4096];
+    mem[0x100..0x10b].copy_from_slice(b"tmp/shared\0");
+    let rd = rights::FD_READ | rights::FD_SEEK | rights::FD_TELL;
+    let args = [3, 1, 0x100, 10, 0, rd, 0, 0, 0x24];
+    assert_eq!(hypha_wasi::call(&mut a, &mut mem, "path_open", &args), Ok(0));
+    let fd = u32::from_le_bytes(mem[0x24..0x28].try_into().unwrap());
+    let (mut b, _, _) = ctx(&w.vfs);
+    b.install_shared(fd, a.share_fd(fd).unwrap()).unwrap();
+
+    // Both read 10-byte chunks until EOF; each chunk is read exactly once.
+    let reader = |mut c: WasiCtx<Vfs>| {
+        std::thread::spawn(move || {
+            let mut mem = vec![0u8; 256];
+            mem[0..4].copy_from_slice(&64u32.to_le_bytes());
+            mem[4..8].copy_from_slice(&10u32.to_le_bytes());
+            let mut chunks = Vec::new();
+            loop {
+                assert_eq!(hypha_wasi::call(&mut c, &mut mem, "fd_read", &[u64::from(fd), 0, 1, 16]), Ok(0));
+                let n = u32::from_le_bytes(mem[16..20].try_into().unwrap()) as usize;
+                if n == 0 {
+                    return chunks;
+                }
+                chunks.push(mem[64..64 + n].to_vec());
+            }
+        })
+    };
+    let ta = reader(a);
+    let tb = reader(b);
+    let mut all = ta.join().unwrap();
+    all.extend(tb.join().unwrap());
+    assert_eq!(all.len(), 400, "4000 bytes in 10-byte reads, none twice");
+    all.sort_by_key(|c| u32::from_le_bytes(c[..4].try_into().unwrap()));
+    let got: Vec<u8> = all.concat();
+    assert!(got == data, "the two readers together read the file exactly once");
+}
