@@ -8,40 +8,93 @@ use std::time::{Duration, Instant};
 use hypha_wasi::WasiCtx;
 use hypha_wasi::host::{HostClock, HostFs, HostRandom, MemoryInput, MemoryOutput};
 
+/// The CPU time this thread has used (user + system), from
+/// `CLOCK_THREAD_CPUTIME_ID`: unlike wall-clock time it does not grow while
+/// other processes have the CPU, which on a shared machine is most of the
+/// noise of a multi-millisecond window.
+#[must_use]
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a live, writable timespec for the duration of the
+    // call, which is all clock_gettime writes to.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(u64::try_from(ts.tv_sec).unwrap_or(0), u32::try_from(ts.tv_nsec).unwrap_or(0))
+}
+
+/// One reading of both clocks.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    /// Wall clock.
+    pub wall: Instant,
+    /// This thread's CPU time.
+    pub cpu: Duration,
+}
+
+impl Stamp {
+    /// At `bench.start`: CPU clock, then wall clock.
+    fn opening() -> Stamp {
+        let cpu = thread_cpu_time();
+        Stamp { wall: Instant::now(), cpu }
+    }
+
+    /// At `bench.end`: wall clock, then CPU clock. With [`Stamp::opening`]
+    /// the reads nest, so the wall-clock window holds neither CPU-clock
+    /// read (a system call).
+    fn closing() -> Stamp {
+        let wall = Instant::now();
+        Stamp { wall, cpu: thread_cpu_time() }
+    }
+}
+
 /// Timestamps recorded by `bench.start` / `bench.end`.
 #[derive(Debug, Default)]
 pub struct Timer {
     /// When `bench.start` was last called.
-    pub start: Option<Instant>,
+    pub start: Option<Stamp>,
     /// When `bench.end` was last called.
-    pub end: Option<Instant>,
+    pub end: Option<Stamp>,
     /// How often `bench.start` was called.
     pub starts: u32,
     /// How often `bench.end` was called.
     pub ends: u32,
 }
 
+/// The measured window on both clocks.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Thread CPU time between the two hooks.
+    pub cpu: Duration,
+    /// Wall-clock time between the two hooks.
+    pub wall: Duration,
+}
+
 impl Timer {
-    /// Record `bench.start`.
+    /// Record `bench.start` (the clocks are read last).
     pub fn start(&mut self) {
         self.starts += 1;
-        self.start = Some(Instant::now());
+        self.start = Some(Stamp::opening());
     }
 
-    /// Record `bench.end`.
+    /// Record `bench.end` (the clocks are read first).
     pub fn end(&mut self) {
+        let now = Stamp::closing();
         self.ends += 1;
-        self.end = Some(Instant::now());
+        self.end = Some(now);
     }
 
-    /// The measured execution time, if the program called each hook
-    /// exactly once and in order.
+    /// The measured window, if the program called each hook exactly once
+    /// and in order.
     ///
     /// # Errors
     /// A description of the contract violation.
-    pub fn elapsed(&self) -> Result<Duration, String> {
+    pub fn elapsed(&self) -> Result<Window, String> {
         match (self.starts, self.ends, self.start, self.end) {
-            (1, 1, Some(s), Some(e)) if e >= s => Ok(e - s),
+            (1, 1, Some(s), Some(e)) if e.wall >= s.wall && e.cpu >= s.cpu => {
+                Ok(Window { cpu: e.cpu - s.cpu, wall: e.wall - s.wall })
+            }
             _ => Err(format!("bench.start called {} times, bench.end {} times", self.starts, self.ends)),
         }
     }
@@ -97,5 +150,5 @@ pub struct RunStats {
     /// Store creation + instantiation.
     pub instantiate: Duration,
     /// Between `bench.start` and `bench.end`.
-    pub execute: Duration,
+    pub execute: Window,
 }

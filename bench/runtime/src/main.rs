@@ -79,7 +79,10 @@ fn sightglass_dir() -> PathBuf {
 struct Phases {
     compile: f64,
     instantiate: f64,
+    /// Thread CPU time of the window (the figure compared).
     execute: f64,
+    /// Wall-clock time of the window (reported alongside).
+    execute_wall: f64,
     /// How many runs the medians are over.
     runs: usize,
 }
@@ -103,60 +106,80 @@ const MAX_RUNS: usize = 500;
 /// ...or this much wall-clock time per program has passed.
 const REPEAT_BUDGET: Duration = Duration::from_secs(2);
 
-/// Compile `iters` times on each runtime, then run the two alternately
-/// (a, b, a, b, ...) so that both see the same machine load, checking the
-/// output of every run. Runs at least `iters` times each; a program whose
-/// window is short is repeated (see [`MIN_WINDOW_TOTAL_MS`]) so that its
-/// median is not decided by a few preempted runs. Nothing is subtracted
-/// from either runtime's window.
-fn measure_pair<A, B>(p: &Program, iters: usize, a: &Side<'_, A>, b: &Side<'_, B>) -> (Result<Phases, String>, Result<Phases, String>) {
-    fn compile_n<M>(bytes: &[u8], iters: usize, side: &Side<'_, M>) -> Result<(M, Vec<f64>), String> {
-        let mut times = Vec::new();
+/// Samples of one runtime for one program (ms).
+#[derive(Default)]
+struct Samples {
+    compile: Vec<f64>,
+    instantiate: Vec<f64>,
+    cpu: Vec<f64>,
+    wall: Vec<f64>,
+}
+
+impl Samples {
+    fn compile_n<M>(&mut self, bytes: &[u8], iters: usize, side: &Side<'_, M>) -> Result<M, String> {
         let mut module = None;
         for _ in 0..iters {
             let (m, t) = (side.compile)(bytes)?;
-            times.push(ms(t));
+            self.compile.push(ms(t));
             module = Some(m);
         }
-        Ok((module.ok_or("no iterations")?, times))
+        module.ok_or_else(|| "no iterations".to_owned())
     }
-    fn run_once<M>(p: &Program, module: &M, side: &Side<'_, M>, inst: &mut Vec<f64>, exec: &mut Vec<f64>) -> Result<(), String> {
+
+    fn run_once<M>(&mut self, p: &Program, module: &M, side: &Side<'_, M>) -> Result<(), String> {
         let dir = p.wasm.parent().ok_or("no directory")?;
         let argv0 = p.wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let (h, cap) = Host::sightglass(dir, &argv0)?;
         let stats = (side.run)(module, h)?;
         sightglass::check_output(&p.wasm, &cap.stdout.contents(), &cap.stderr.contents())?;
-        inst.push(ms(stats.instantiate));
-        exec.push(ms(stats.execute));
+        self.instantiate.push(ms(stats.instantiate));
+        self.cpu.push(ms(stats.execute.cpu));
+        self.wall.push(ms(stats.execute.wall));
         Ok(())
     }
-    let ma = compile_n(&p.bytes, iters, a);
-    let mb = compile_n(&p.bytes, iters, b);
-    let (mut ia, mut ea, mut ib, mut eb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut ra, mut rb): (Result<(), String>, Result<(), String>) = (Ok(()), Ok(()));
+
+    fn phases(self, outcome: Result<(), String>) -> Result<Phases, String> {
+        outcome?;
+        let runs = self.cpu.len();
+        Ok(Phases {
+            compile: median(self.compile),
+            instantiate: median(self.instantiate),
+            execute: median(self.cpu),
+            execute_wall: median(self.wall),
+            runs,
+        })
+    }
+}
+
+/// Compile `iters` times on each runtime, then run the two alternately
+/// (a, b, a, b, ...) so that both see the same machine load, checking the
+/// output of every run. Runs at least `iters` times each; a program whose
+/// window is short is repeated (see [`MIN_WINDOW_TOTAL_MS`]) so that its
+/// median is not decided by a few disturbed runs. Both runtimes' windows
+/// are read from the same clocks in the same hooks; nothing is subtracted.
+fn measure_pair<A, B>(p: &Program, iters: usize, a: &Side<'_, A>, b: &Side<'_, B>) -> (Result<Phases, String>, Result<Phases, String>) {
+    let (mut sa, mut sb) = (Samples::default(), Samples::default());
+    let ma = sa.compile_n(&p.bytes, iters, a);
+    let mb = sb.compile_n(&p.bytes, iters, b);
+    let mut ra = ma.as_ref().map(|_| ()).map_err(Clone::clone);
+    let mut rb = mb.as_ref().map(|_| ()).map_err(Clone::clone);
     let started = std::time::Instant::now();
     for n in 0.. {
-        let short = ea.iter().chain(&eb).sum::<f64>() < MIN_WINDOW_TOTAL_MS && started.elapsed() < REPEAT_BUDGET;
+        let short = sa.cpu.iter().chain(&sb.cpu).sum::<f64>() < MIN_WINDOW_TOTAL_MS && started.elapsed() < REPEAT_BUDGET;
         if n >= iters && !(short && n < MAX_RUNS) {
             break;
         }
-        if let (Ok((m, _)), Ok(())) = (&ma, &ra) {
-            ra = run_once(p, m, a, &mut ia, &mut ea);
+        if let (Ok(m), Ok(())) = (&ma, &ra) {
+            ra = sa.run_once(p, m, a);
         }
-        if let (Ok((m, _)), Ok(())) = (&mb, &rb) {
-            rb = run_once(p, m, b, &mut ib, &mut eb);
+        if let (Ok(m), Ok(())) = (&mb, &rb) {
+            rb = sb.run_once(p, m, b);
         }
         if ra.is_err() && rb.is_err() {
             break;
         }
     }
-    fn phases<M>(m: Result<(M, Vec<f64>), String>, r: Result<(), String>, inst: Vec<f64>, exec: Vec<f64>) -> Result<Phases, String> {
-        let (_, compiles) = m?;
-        r?;
-        let runs = exec.len();
-        Ok(Phases { compile: median(compiles), instantiate: median(inst), execute: median(exec), runs })
-    }
-    (phases(ma, ra, ia, ea), phases(mb, rb, ib, eb))
+    (sa.phases(ra), sb.phases(rb))
 }
 
 fn row(name: String, unit: &'static str, value: f64, peer_value: f64) -> Row {
@@ -213,6 +236,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     let (mut exec_ratios, mut compile_rows, mut inst_rows, mut exec_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut wall_rows = Vec::new();
     for p in &programs {
         let (o, w) = measure_pair(
             p,
@@ -223,11 +247,12 @@ fn run(args: &Args) -> Result<bool, String> {
         match (o, w) {
             (Ok(o), Ok(w)) => {
                 println!(
-                    "{:24} exec {} / {} ms ({:.3}, {} runs)  compile {:8.1} / {:8.1} ms  inst {:.3} / {:.3} ms",
+                    "{:24} exec {} / {} ms ({:.3}; wall {:.3}; {} runs)  compile {:8.1} / {:8.1} ms  inst {:.3} / {:.3} ms",
                     p.name,
                     fmt_ms(o.execute),
                     fmt_ms(w.execute),
                     o.execute / w.execute,
+                    o.execute_wall / w.execute_wall,
                     o.runs.min(w.runs),
                     o.compile,
                     w.compile,
@@ -236,6 +261,7 @@ fn run(args: &Args) -> Result<bool, String> {
                 );
                 exec_ratios.push(o.execute / w.execute);
                 exec_rows.push(row(format!("exec {}", p.name), "ms", o.execute, w.execute));
+                wall_rows.push(row(format!("exec-wall {}", p.name), "ms", o.execute_wall, w.execute_wall));
                 compile_rows.push(row(format!("compile {}", p.name), "ms", o.compile, w.compile));
                 inst_rows.push(row(format!("instantiate {}", p.name), "ms", o.instantiate, w.instantiate));
             }
@@ -250,11 +276,14 @@ fn run(args: &Args) -> Result<bool, String> {
             }
         }
     }
-    for (label, group) in [("exec", &exec_rows), ("compile", &compile_rows), ("instantiate", &inst_rows)] {
+    for (label, group) in [("exec", &exec_rows), ("exec-wall", &wall_rows), ("compile", &compile_rows), ("instantiate", &inst_rows)] {
         if !group.is_empty() {
             let ours_g = geomean(&group.iter().map(|r| r.value).collect::<Vec<_>>());
             let peer_g = geomean(&group.iter().map(|r| r.peer_value).collect::<Vec<_>>());
-            rows.extend(group.iter().cloned());
+            // Per-program wall-clock figures are in the progress lines only.
+            if label != "exec-wall" {
+                rows.extend(group.iter().cloned());
+            }
             rows.push(row(format!("{label} geomean ({} programs)", group.len()), "ms", ours_g, peer_g));
         }
     }
