@@ -105,7 +105,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn load_splat(&mut self, memarg: &MemArg, lane: Type, ty: Type) -> Result<()> {
-        let fl = Self::heap_flags();
+        let fl = self.heap_flags();
         self.vload(memarg, lane.bytes(), |t, a, o| {
             let x = t.b.ins().load(lane, fl, a, o);
             t.b.ins().splat(ty, x)
@@ -115,7 +115,8 @@ impl FuncTranslator<'_, '_> {
     fn load_lane(&mut self, memarg: &MemArg, lane_ty: Type, ty: Type, lane: u8) -> Result<()> {
         let v = self.popv(ty)?;
         let (addr, off) = self.mem_addr(memarg, lane_ty.bytes())?;
-        let x = self.b.ins().load(lane_ty, Self::heap_flags(), addr, off);
+        let fl = self.heap_flags();
+        let x = self.b.ins().load(lane_ty, fl, addr, off);
         let r = self.b.ins().insertlane(v, x, lane);
         self.pushv(r);
         Ok(())
@@ -125,7 +126,8 @@ impl FuncTranslator<'_, '_> {
         let v = self.popv(ty)?;
         let (addr, off) = self.mem_addr(memarg, lane_ty.bytes())?;
         let x = self.b.ins().extractlane(v, lane);
-        self.b.ins().store(Self::heap_flags(), x, addr, off);
+        let fl = self.heap_flags();
+        self.b.ins().store(fl, x, addr, off);
         Ok(())
     }
 
@@ -195,7 +197,7 @@ impl FuncTranslator<'_, '_> {
     #[inline(never)]
     fn simd_op_0(&mut self, op: &Operator<'_>) -> Result<bool> {
         use Operator as O;
-        let fl = Self::heap_flags();
+        let fl = self.heap_flags();
         match op {
             O::V128Const { value } => {
                 let v = self.v128_const(value.i128().cast_unsigned());

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{
-    self, AbiParam, BlockArg, ConstantData, Endianness, ExtFuncData, ExternalName, FuncRef, InstBuilder, MemFlagsData,
+    self, AbiParam, AliasRegion, AliasRegionData, BlockArg, ConstantData, Endianness, ExtFuncData, ExternalName, FuncRef, InstBuilder, MemFlagsData,
     SigRef, Signature, TrapCode as ClTrap, Type, UserExternalName, Value, types,
 };
 use cranelift_codegen::isa::CallConv;
@@ -148,6 +148,46 @@ pub(crate) struct FuncTranslator<'a, 'b> {
     funcs: HashMap<u32, FuncRef>,
     libcall_sigs: HashMap<(usize, bool), SigRef>,
     pub(super) preempt: super::preempt::Preempt,
+    regions: Regions,
+}
+
+/// Alias regions: disjoint kinds of memory, so that Cranelift's alias
+/// analysis can keep a load from one kind across stores to another (e.g. a
+/// mutable global such as `__stack_pointer` across linear-memory stores,
+/// or a table element across both). A store without a region is a barrier
+/// to every later load; calls still are.
+#[derive(Debug, Clone, Copy)]
+struct Regions {
+    /// Every linear memory (two memory indices may be the same memory).
+    heap: AliasRegion,
+    /// Table elements (`table.get`/`set`, `call_indirect`'s funcref load).
+    table_elems: AliasRegion,
+    /// Imported mutable globals (two imports may be the same global).
+    imported_globals: AliasRegion,
+    /// Lengths and bases of memories and tables: written only by the
+    /// runtime (grow libcalls, which are calls).
+    metadata: AliasRegion,
+}
+
+/// `AliasRegionData::user_id`s; a defined global gets `GLOBAL_REGION_BASE + index`.
+const REGION_HEAP: u32 = 1;
+const REGION_TABLE_ELEMS: u32 = 2;
+const REGION_IMPORTED_GLOBALS: u32 = 3;
+const REGION_METADATA: u32 = 4;
+const GLOBAL_REGION_BASE: u32 = 16;
+
+impl Regions {
+    fn new(func: &mut ir::Function) -> Self {
+        let mut add = |user_id, description: &'static str| {
+            func.dfg.alias_regions.insert(AliasRegionData { user_id, description: description.into() })
+        };
+        Regions {
+            heap: add(REGION_HEAP, "linear memory"),
+            table_elems: add(REGION_TABLE_ELEMS, "table elements"),
+            imported_globals: add(REGION_IMPORTED_GLOBALS, "imported globals"),
+            metadata: add(REGION_METADATA, "memory and table lengths"),
+        }
+    }
 }
 
 pub(super) fn little() -> MemFlagsData {
@@ -171,6 +211,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         b.switch_to_block(entry);
         b.seal_block(entry);
         let vmctx = b.block_params(entry)[0];
+        let regions = Regions::new(b.func);
         let params: Vec<Value> = b.block_params(entry)[2..].to_vec();
         let mut locals = Vec::new();
         for (t, v) in ty.params().iter().zip(params) {
@@ -204,6 +245,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             funcs: HashMap::new(),
             libcall_sigs: HashMap::new(),
             preempt: super::preempt::Preempt::default(),
+            regions,
         }
     }
 
@@ -811,7 +853,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         let base = self.b.ins().load(types::I64, vm_const(), def, layout::MEMORY_BASE);
         let index = self.b.ins().uextend(types::I64, index);
         if self.env.strategy == MemoryStrategy::BoundsChecks {
-            let len = self.b.ins().load(types::I64, MemFlagsData::trusted(), def, layout::MEMORY_LENGTH);
+            let len = self.load_metadata(def, layout::MEMORY_LENGTH);
             // index < 2^32 and offset + size < 2^33: no overflow in 64 bits.
             let end_offset = i64::try_from(memarg.offset + u64::from(size))
                 .map_err(|_| Error::Unsupported("memory offset beyond 64 bits".into()))?;
@@ -830,8 +872,33 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         })
     }
 
-    pub(super) fn heap_flags() -> MemFlagsData {
-        little().with_trap_code(Some(ClTrap::HEAP_OUT_OF_BOUNDS))
+    /// Flags of a linear-memory access.
+    pub(super) fn heap_flags(&self) -> MemFlagsData {
+        little().with_trap_code(Some(ClTrap::HEAP_OUT_OF_BOUNDS)).with_alias_region(Some(self.regions.heap))
+    }
+
+    /// Load a memory's or table's length or a table's base from its
+    /// definition `def`.
+    fn load_metadata(&mut self, def: Value, offset: i32) -> Value {
+        let flags = MemFlagsData::trusted().with_alias_region(Some(self.regions.metadata));
+        self.b.ins().load(types::I64, flags, def, offset)
+    }
+
+    /// Flags of a table element access.
+    fn table_elem_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.regions.table_elems))
+    }
+
+    /// The alias region of global `index`'s storage: its own for a
+    /// defined global, one shared by all imported globals.
+    fn global_region(&mut self, index: u32) -> AliasRegion {
+        match index.checked_sub(self.env.info.num_imported_globals) {
+            None => self.regions.imported_globals,
+            Some(defined) => self.b.func.dfg.alias_regions.insert(AliasRegionData {
+                user_id: GLOBAL_REGION_BASE.saturating_add(defined),
+                description: "defined global".into(),
+            }),
+        }
     }
 
     fn load(&mut self, memarg: &MemArg, size: u32, f: impl FnOnce(&mut Self, Value, i32) -> Value) -> Result<()> {
@@ -851,7 +918,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
     fn memory_op(&mut self, op: &Operator<'_>) -> Result<bool> {
         use Operator as O;
         use types::{F32, F64, I32, I64};
-        let fl = Self::heap_flags();
+        let fl = self.heap_flags();
         match op {
             O::I32Load { memarg } => self.load(memarg, 4, |t, a, o| t.b.ins().load(I32, fl, a, o))?,
             O::I64Load { memarg } => self.load(memarg, 8, |t, a, o| t.b.ins().load(I64, fl, a, o))?,
@@ -884,7 +951,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             })?,
             O::MemorySize { mem } => {
                 let def = self.memory_def(*mem);
-                let len = self.b.ins().load(types::I64, MemFlagsData::trusted(), def, layout::MEMORY_LENGTH);
+                let len = self.load_metadata(def, layout::MEMORY_LENGTH);
                 let pages = self.b.ins().ushr_imm_u(len, 16);
                 let pages = self.b.ins().ireduce(I32, pages);
                 self.push(pages);
@@ -972,11 +1039,11 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
     /// element's address.
     fn table_elem_addr(&mut self, table: u32, index: Value, code: ClTrap) -> Value {
         let def = self.table_def(table);
-        let len = self.b.ins().load(types::I64, MemFlagsData::trusted(), def, layout::TABLE_LENGTH);
+        let len = self.load_metadata(def, layout::TABLE_LENGTH);
         let index = self.b.ins().uextend(types::I64, index);
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
         self.b.ins().trapnz(oob, code);
-        let base = self.b.ins().load(types::I64, MemFlagsData::trusted(), def, layout::TABLE_BASE);
+        let base = self.load_metadata(def, layout::TABLE_BASE);
         let scaled = self.b.ins().ishl_imm_u(index, 3);
         self.b.ins().iadd(base, scaled)
     }
@@ -1064,7 +1131,8 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             .len();
         let mut args = self.popn(n)?;
         let addr = self.table_elem_addr(table, index, TRAP_UNDEFINED_ELEMENT);
-        let funcref = self.b.ins().load(types::I64, MemFlagsData::trusted(), addr, 0);
+        let fl = self.table_elem_flags();
+        let funcref = self.b.ins().load(types::I64, fl, addr, 0);
         self.b.ins().trapz(funcref, TRAP_UNINIT_ELEMENT);
         let actual = self.b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), funcref, layout::FUNCREF_TYPE_ID);
         let off = self.env.offsets.type_id(type_index);
@@ -1150,7 +1218,9 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let g = *self.env.info.globals.get(global_index as usize).ok_or_else(|| Error::Compile("bad global".into()))?;
                 let off = self.env.offsets.global(global_index);
                 let ptr = self.vmctx_load(off);
+                let region = self.global_region(global_index);
                 let flags = if g.mutable { MemFlagsData::trusted() } else { MemFlagsData::trusted().with_readonly() };
+                let flags = flags.with_alias_region(Some(region));
                 let v = self.b.ins().load(cl_type(g.content), flags, ptr, 0);
                 self.push(v);
             }
@@ -1158,7 +1228,8 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
                 let off = self.env.offsets.global(global_index);
                 let v = self.pop()?;
                 let ptr = self.vmctx_load(off);
-                self.b.ins().store(MemFlagsData::trusted(), v, ptr, 0);
+                let region = self.global_region(global_index);
+                self.b.ins().store(MemFlagsData::trusted().with_alias_region(Some(region)), v, ptr, 0);
             }
             O::RefNull { .. } => {
                 let v = self.b.ins().iconst(I64, 0);
@@ -1176,17 +1247,19 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             O::TableGet { table } => {
                 let index = self.pop()?;
                 let addr = self.table_elem_addr(table, index, TRAP_TABLE_OOB);
-                let v = self.b.ins().load(I64, MemFlagsData::trusted(), addr, 0);
+                let fl = self.table_elem_flags();
+                let v = self.b.ins().load(I64, fl, addr, 0);
                 self.push(v);
             }
             O::TableSet { table } => {
                 let (index, value) = self.pop2()?;
                 let addr = self.table_elem_addr(table, index, TRAP_TABLE_OOB);
-                self.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
+                let fl = self.table_elem_flags();
+                self.b.ins().store(fl, value, addr, 0);
             }
             O::TableSize { table } => {
                 let def = self.table_def(table);
-                let len = self.b.ins().load(I64, MemFlagsData::trusted(), def, layout::TABLE_LENGTH);
+                let len = self.load_metadata(def, layout::TABLE_LENGTH);
                 let len = self.b.ins().ireduce(types::I32, len);
                 self.push(len);
             }
