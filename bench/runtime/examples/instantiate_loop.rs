@@ -1,8 +1,9 @@
 //! Profiling aid, not a benchmark: instantiate one module (with WASI and
 //! the bench hooks) in a loop, or with `call` instead of a file, call a
-//! tiny export through `TypedFunc::call` in a loop; for `perf record`.
+//! tiny export through `TypedFunc::call` in a loop, or with `host`, have
+//! wasm call a `func_wrap` import in a loop; for `perf record`.
 //!
-//! `cargo run --release -p hypha-bench-runtime --example instantiate_loop -- FILE.wasm|call [N]`
+//! `cargo run --release -p hypha-bench-runtime --example instantiate_loop -- FILE.wasm|call|host [N]`
 
 use std::time::Instant;
 
@@ -16,6 +17,9 @@ fn main() -> Result<(), String> {
     let n: u32 = args.next().map_or(Ok(10_000), |s| s.parse()).map_err(|e| format!("N: {e}"))?;
     if path == "call" {
         return call_loop(n);
+    }
+    if path == "host" {
+        return host_loop(n);
     }
     let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
     let engine = Engine::host(Config::default()).map_err(|e| e.to_string())?;
@@ -49,5 +53,31 @@ fn call_loop(n: u32) -> Result<(), String> {
     }
     std::hint::black_box(acc);
     println!("{:.2} ns per call", t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
+    Ok(())
+}
+
+fn host_loop(n: u32) -> Result<(), String> {
+    let wat = r#"(module
+      (import "h" "f" (func $f (param i32) (result i32)))
+      (func (export "run") (param $n i32) (result i32)
+        (local $acc i32)
+        (block $done
+          (loop $l
+            (br_if $done (i32.eqz (local.get $n)))
+            (local.set $acc (i32.add (local.get $acc) (call $f (local.get $n))))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $l)))
+        (local.get $acc)))"#;
+    let engine = Engine::host(Config::default()).map_err(|e| e.to_string())?;
+    let module = Module::new(&engine, &wat::parse_str(wat).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let mut linker = Linker::<()>::new();
+    linker.func_wrap("h", "f", |_: hypha_wasm::Caller<'_, ()>, x: i32| x);
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).map_err(|e| e.to_string())?;
+    let run = instance.get_typed_func::<i32, i32, ()>(&mut store, "run").map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let acc = run.call(&mut store, i32::try_from(n).unwrap_or(i32::MAX)).map_err(|e| e.to_string())?;
+    std::hint::black_box(acc);
+    println!("{:.2} ns per host call", t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
     Ok(())
 }

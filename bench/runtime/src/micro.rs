@@ -10,8 +10,9 @@ use crate::report::{Row, median};
 const CALLS: i32 = 1_000_000;
 /// Instantiations per timed repetition.
 const INSTANCES: u32 = 2_000;
-/// Timed repetitions (the median is reported).
-const REPS: usize = 5;
+/// Timed repetitions per side, alternating with the peer's (the median is
+/// reported).
+const REPS: usize = 9;
 
 const PEER: &str = "wasmtime-48";
 
@@ -44,13 +45,22 @@ fn wat(src: &str) -> Result<Vec<u8>, String> {
     wat::parse_str(src).map_err(|e| e.to_string())
 }
 
-fn per_op_ns(reps: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
-    let mut reps = reps;
-    let mut v = Vec::with_capacity(REPS);
+/// One timed repetition of one side (set up beforehand); returns the
+/// time per operation.
+type Rep<'a> = Box<dyn FnMut() -> Result<f64, String> + 'a>;
+
+/// Run the two sides' repetitions alternately (ours, peer, ours, ...), so
+/// both see the same machine load, after one untimed warm-up each; the
+/// medians of `REPS`.
+fn alternate(mut ours: Rep<'_>, mut peer: Rep<'_>) -> Result<(f64, f64), String> {
+    ours()?;
+    peer()?;
+    let (mut o, mut p) = (Vec::with_capacity(REPS), Vec::with_capacity(REPS));
     for _ in 0..REPS {
-        v.push(reps()?);
+        o.push(ours()?);
+        p.push(peer()?);
     }
-    Ok(median(v))
+    Ok((median(o), median(p)))
 }
 
 fn n_f64(n: u32) -> f64 {
@@ -67,7 +77,7 @@ fn calls_u32() -> u32 {
 
 // === wasm -> host ===
 
-fn ours_call_host(typed: bool) -> Result<f64, String> {
+fn ours_call_host(typed: bool) -> Result<Rep<'static>, String> {
     use hypha_wasm::{Caller, Engine, FuncType, Linker, Module, Store, ValType};
     let engine = Engine::host(hypha_wasm::Config::default()).map_err(|e| e.to_string())?;
     let module = Module::new(&engine, &wat(CALL_HOST_WAT)?).map_err(|e| e.to_string())?;
@@ -83,14 +93,14 @@ fn ours_call_host(typed: bool) -> Result<f64, String> {
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).map_err(|e| e.to_string())?;
     let run = instance.get_typed_func::<i32, i32, ()>(&mut store, "run").map_err(|e| e.to_string())?;
-    per_op_ns(|| {
+    Ok(Box::new(move || {
         let t = Instant::now();
         run.call(&mut store, CALLS).map_err(|e| e.to_string())?;
         Ok(t.elapsed().as_secs_f64() * 1e9 / n_f64(calls_u32()))
-    })
+    }))
 }
 
-fn peer_call_host(typed: bool) -> Result<f64, String> {
+fn peer_call_host(typed: bool) -> Result<Rep<'static>, String> {
     use wasmtime::{Engine, FuncType, Linker, Module, Store, Val, ValType};
     let engine = Engine::default();
     let module = Module::new(&engine, wat(CALL_HOST_WAT)?).map_err(|e| e.to_string())?;
@@ -109,23 +119,23 @@ fn peer_call_host(typed: bool) -> Result<f64, String> {
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).map_err(|e| e.to_string())?;
     let run = instance.get_typed_func::<i32, i32>(&mut store, "run").map_err(|e| e.to_string())?;
-    per_op_ns(|| {
+    Ok(Box::new(move || {
         let t = Instant::now();
         run.call(&mut store, CALLS).map_err(|e| e.to_string())?;
         Ok(t.elapsed().as_secs_f64() * 1e9 / n_f64(calls_u32()))
-    })
+    }))
 }
 
 // === host -> wasm ===
 
-fn ours_call_wasm() -> Result<f64, String> {
+fn ours_call_wasm() -> Result<Rep<'static>, String> {
     use hypha_wasm::{Engine, Instance, Module, Store};
     let engine = Engine::host(hypha_wasm::Config::default()).map_err(|e| e.to_string())?;
     let module = Module::new(&engine, &wat(CALL_WASM_WAT)?).map_err(|e| e.to_string())?;
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).map_err(|e| e.to_string())?;
     let id = instance.get_typed_func::<i32, i32, ()>(&mut store, "id").map_err(|e| e.to_string())?;
-    per_op_ns(|| {
+    Ok(Box::new(move || {
         let t = Instant::now();
         let mut acc = 0i32;
         for i in 0..CALLS {
@@ -133,17 +143,17 @@ fn ours_call_wasm() -> Result<f64, String> {
         }
         std::hint::black_box(acc);
         Ok(t.elapsed().as_secs_f64() * 1e9 / n_f64(calls_u32()))
-    })
+    }))
 }
 
-fn peer_call_wasm() -> Result<f64, String> {
+fn peer_call_wasm() -> Result<Rep<'static>, String> {
     use wasmtime::{Engine, Instance, Module, Store};
     let engine = Engine::default();
     let module = Module::new(&engine, wat(CALL_WASM_WAT)?).map_err(|e| e.to_string())?;
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).map_err(|e| e.to_string())?;
     let id = instance.get_typed_func::<i32, i32>(&mut store, "id").map_err(|e| e.to_string())?;
-    per_op_ns(|| {
+    Ok(Box::new(move || {
         let t = Instant::now();
         let mut acc = 0i32;
         for i in 0..CALLS {
@@ -151,18 +161,18 @@ fn peer_call_wasm() -> Result<f64, String> {
         }
         std::hint::black_box(acc);
         Ok(t.elapsed().as_secs_f64() * 1e9 / n_f64(calls_u32()))
-    })
+    }))
 }
 
 // === instantiation ===
 
 /// Store creation + instantiation + drop, µs each; `n` per repetition.
-fn ours_instantiate(bytes: &[u8], n: u32) -> Result<f64, String> {
+fn ours_instantiate(bytes: &[u8], n: u32) -> Result<Rep<'static>, String> {
     use hypha_wasm::{Engine, Module, Store};
     let engine = Engine::host(hypha_wasm::Config::default()).map_err(|e| e.to_string())?;
     let module = Module::new(&engine, bytes).map_err(|e| e.to_string())?;
     let linker = crate::ours::linker();
-    per_op_ns(|| {
+    Ok(Box::new(move || {
         let t = Instant::now();
         for _ in 0..n {
             let mut store = Store::new(&engine, Host::empty());
@@ -170,15 +180,15 @@ fn ours_instantiate(bytes: &[u8], n: u32) -> Result<f64, String> {
             std::hint::black_box(i);
         }
         Ok(t.elapsed().as_secs_f64() * 1e6 / n_f64(n))
-    })
+    }))
 }
 
-fn peer_instantiate(bytes: &[u8], n: u32) -> Result<f64, String> {
+fn peer_instantiate(bytes: &[u8], n: u32) -> Result<Rep<'static>, String> {
     use wasmtime::{Engine, Module, Store};
     let engine = Engine::default();
     let module = Module::new(&engine, bytes).map_err(|e| e.to_string())?;
     let linker = crate::peer::linker(&engine)?;
-    per_op_ns(|| {
+    Ok(Box::new(move || {
         let t = Instant::now();
         for _ in 0..n {
             let mut store = Store::new(&engine, Host::empty());
@@ -186,7 +196,7 @@ fn peer_instantiate(bytes: &[u8], n: u32) -> Result<f64, String> {
             std::hint::black_box(i);
         }
         Ok(t.elapsed().as_secs_f64() * 1e6 / n_f64(n))
-    })
+    }))
 }
 
 /// All micro rows. `largest` is the biggest runnable sightglass program.
@@ -194,26 +204,25 @@ fn peer_instantiate(bytes: &[u8], n: u32) -> Result<f64, String> {
 /// # Errors
 /// Any setup failure.
 pub fn rows(largest: Option<(&str, &[u8])>) -> Result<Vec<Row>, String> {
+    let pair = |name: &str, unit: &'static str, ours: Rep<'static>, peer: Rep<'static>| -> Result<Row, String> {
+        let (o, p) = alternate(ours, peer)?;
+        Ok(row(name, unit, o, p))
+    };
     let mut rows = Vec::new();
-    rows.push(row("call wasm->host (func_wrap)", "ns", ours_call_host(true)?, peer_call_host(true)?));
-    rows.push(row("call wasm->host (func_new)", "ns", ours_call_host(false)?, peer_call_host(false)?));
-    rows.push(row("call host->wasm (typed)", "ns", ours_call_wasm()?, peer_call_wasm()?));
+    rows.push(pair("call wasm->host (func_wrap)", "ns", ours_call_host(true)?, peer_call_host(true)?)?);
+    rows.push(pair("call wasm->host (func_new)", "ns", ours_call_host(false)?, peer_call_host(false)?)?);
+    rows.push(pair("call host->wasm (typed)", "ns", ours_call_wasm()?, peer_call_wasm()?)?);
     let empty = wat("(module)")?;
-    rows.push(row("instantiate empty module", "us", ours_instantiate(&empty, INSTANCES)?, peer_instantiate(&empty, INSTANCES)?));
+    rows.push(pair("instantiate empty module", "us", ours_instantiate(&empty, INSTANCES)?, peer_instantiate(&empty, INSTANCES)?)?);
     let mem = wat(&memory_data_wat())?;
-    rows.push(row(
-        "instantiate memory + 8x4KiB data",
-        "us",
-        ours_instantiate(&mem, INSTANCES)?,
-        peer_instantiate(&mem, INSTANCES)?,
-    ));
+    rows.push(pair("instantiate memory + 8x4KiB data", "us", ours_instantiate(&mem, INSTANCES)?, peer_instantiate(&mem, INSTANCES)?)?);
     if let Some((name, bytes)) = largest {
-        rows.push(row(
+        rows.push(pair(
             &format!("instantiate largest ({name})"),
             "us",
             ours_instantiate(bytes, INSTANCES / 20)?,
             peer_instantiate(bytes, INSTANCES / 20)?,
-        ));
+        )?);
     }
     Ok(rows)
 }

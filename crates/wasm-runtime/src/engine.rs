@@ -73,15 +73,15 @@ impl Engine {
         &self.inner.types
     }
 
-    /// The shared wasm-to-host trampoline for `ty`, if one was compiled.
-    pub(crate) fn cached_trampoline(&self, ty: &FuncType) -> Option<Arc<CodeObject>> {
-        self.inner.trampolines.with(|m| m.get(ty).cloned())
+    /// The shared wasm-to-host trampoline for `(ty, direct)`, if one was compiled.
+    pub(crate) fn cached_trampoline(&self, key: &(FuncType, bool)) -> Option<Arc<CodeObject>> {
+        self.inner.trampolines.with(|m| m.get(key).cloned())
     }
 
     /// Share `code` as the trampoline for `ty`; if another store got there
     /// first, theirs is kept and returned.
-    pub(crate) fn cache_trampoline(&self, ty: &FuncType, code: Arc<CodeObject>) -> Arc<CodeObject> {
-        self.inner.trampolines.with(|m| m.entry(ty.clone()).or_insert(code).clone())
+    pub(crate) fn cache_trampoline(&self, key: &(FuncType, bool), code: Arc<CodeObject>) -> Arc<CodeObject> {
+        self.inner.trampolines.with(|m| m.entry(key.clone()).or_insert(code).clone())
     }
 
     /// Advance the epoch by one. Cheap (one atomic add) and callable from
@@ -158,7 +158,7 @@ impl Engine {
 #[derive(Default)]
 struct TrampolineCache {
     locked: AtomicBool,
-    map: UnsafeCell<BTreeMap<FuncType, Arc<CodeObject>>>,
+    map: UnsafeCell<BTreeMap<(FuncType, bool), Arc<CodeObject>>>,
 }
 
 // SAFETY: `map` is only reached through `with`, which holds `locked`, so at
@@ -167,7 +167,7 @@ struct TrampolineCache {
 unsafe impl Sync for TrampolineCache {}
 
 impl TrampolineCache {
-    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<FuncType, Arc<CodeObject>>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<(FuncType, bool), Arc<CodeObject>>) -> R) -> R {
         while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
         }

@@ -147,7 +147,10 @@ unsafe fn host_call<T: 'static, H: HostCallee<T>>(ctx: *const HostFuncCtx, store
 /// callee.
 pub(crate) struct HostDef<T> {
     pub ty: FuncType,
-    shim: crate::vm::store::HostShim,
+    /// What the trampoline calls: a `HostShim` for the array trampoline,
+    /// a typed shim for the direct one (`direct`).
+    shim: CodePtr,
+    direct: bool,
     call: crate::vm::store::HostCall,
     owner: Arc<dyn Any + Send + Sync>,
     /// The trampoline and signature id last used for this definition, by
@@ -156,6 +159,15 @@ pub(crate) struct HostDef<T> {
     resolved: Arc<SpinLock<Option<Resolved>>>,
     _data: PhantomData<fn(T)>,
 }
+
+/// The address of a shim function.
+#[derive(Clone, Copy)]
+struct CodePtr(*const u8);
+
+// SAFETY: the address of a function of this program: immutable code.
+unsafe impl Send for CodePtr {}
+// SAFETY: as above.
+unsafe impl Sync for CodePtr {}
 
 /// What a host function definition needs from an engine.
 struct Resolved {
@@ -169,6 +181,7 @@ impl<T> Clone for HostDef<T> {
         HostDef {
             ty: self.ty.clone(),
             shim: self.shim,
+            direct: self.direct,
             call: self.call,
             owner: self.owner.clone(),
             resolved: self.resolved.clone(),
@@ -180,9 +193,17 @@ impl<T> Clone for HostDef<T> {
 impl<T: 'static> HostDef<T> {
     /// A definition running `callee` for functions of type `ty`.
     pub(crate) fn new<H: HostCallee<T>>(ty: FuncType, callee: H) -> Self {
+        let shim: crate::vm::store::HostShim = host_shim::<T, H>;
+        Self::with_shim(ty, callee, shim as *const u8, false)
+    }
+
+    /// A definition whose trampoline calls `shim`: the array shim, or
+    /// (`direct`) a typed shim taking and returning values in registers.
+    fn with_shim<H: HostCallee<T>>(ty: FuncType, callee: H, shim: *const u8, direct: bool) -> Self {
         HostDef {
             ty,
-            shim: host_shim::<T, H>,
+            shim: CodePtr(shim),
+            direct,
             call: host_call::<T, H>,
             owner: Arc::new(callee),
             resolved: Arc::new(SpinLock::new(None)),
@@ -199,7 +220,7 @@ impl<T: 'static> HostDef<T> {
             core.register_code(&trampoline);
             return Ok((trampoline, type_id));
         }
-        let trampoline = core.host_trampoline(&self.ty)?;
+        let trampoline = core.host_trampoline(&self.ty, self.direct)?;
         let type_id = core.signature_id(&self.ty);
         let engine = core.engine.clone();
         let entry = Resolved { engine, trampoline: trampoline.clone(), type_id };
@@ -328,7 +349,7 @@ impl Func {
         let owner = def.owner.clone();
         let data = Arc::as_ptr(&owner).cast::<()>();
         let mut ctx = Box::new(HostFuncCtx {
-            shim: def.shim,
+            shim: def.shim.0,
             call: def.call,
             store: store_ptr.cast(),
             data,
@@ -476,6 +497,19 @@ pub trait WasmTy: Sized + private::Sealed {
     /// From the raw slot form (the slot holds a value of type `ty()`).
     #[doc(hidden)]
     fn from_raw(raw: u128, store_id: u64) -> Self;
+    /// The register form typed host functions get and return (x86-64:
+    /// passed like this type in the C calling convention).
+    #[doc(hidden)]
+    type Abi: Copy;
+    /// Whether values cross in registers ([`WasmTy::Abi`]); v128 does not.
+    #[doc(hidden)]
+    const REG: bool;
+    /// From the register form.
+    #[doc(hidden)]
+    fn from_abi(abi: Self::Abi, store_id: u64) -> Self;
+    /// To the register form; `None` for a reference into another store.
+    #[doc(hidden)]
+    fn into_abi(self, store_id: u64) -> Option<Self::Abi>;
 }
 
 mod private {
@@ -497,6 +531,9 @@ fn low32(raw: u128) -> u32 {
 
 macro_rules! wasm_ty {
     ($t:ty, $vt:ident, $conv:expr, $back:expr, $to_raw:expr, $from_raw:expr) => {
+        wasm_ty!($t, $vt, $conv, $back, $to_raw, $from_raw, $t, true, |x| x, |x| x);
+    };
+    ($t:ty, $vt:ident, $conv:expr, $back:expr, $to_raw:expr, $from_raw:expr, $abi:ty, $reg:expr, $from_abi:expr, $into_abi:expr) => {
         impl private::Sealed for $t {}
         impl WasmTy for $t {
             fn ty() -> ValType {
@@ -516,6 +553,16 @@ macro_rules! wasm_ty {
             fn from_raw(raw: u128, _store_id: u64) -> Self {
                 $from_raw(raw)
             }
+            type Abi = $abi;
+            const REG: bool = $reg;
+            #[inline]
+            fn from_abi(abi: $abi, _store_id: u64) -> Self {
+                $from_abi(abi)
+            }
+            #[inline]
+            fn into_abi(self, _store_id: u64) -> Option<$abi> {
+                Some($into_abi(self))
+            }
         }
     };
 }
@@ -527,7 +574,10 @@ wasm_ty!(f32, F32, |x: f32| Val::F32(x.to_bits()), |v| if let Val::F32(x) = v { 
     |x: f32| u128::from(x.to_bits()), |r| f32::from_bits(low32(r)));
 wasm_ty!(f64, F64, |x: f64| Val::F64(x.to_bits()), |v| if let Val::F64(x) = v { Some(f64::from_bits(x)) } else { None },
     |x: f64| u128::from(x.to_bits()), |r| f64::from_bits(low64(r)));
-wasm_ty!(u128, V128, Val::V128, |v| if let Val::V128(x) = v { Some(x) } else { None }, |x| x, |r| r);
+// v128 crosses through the value array only (`REG` is false, so the
+// register form is never used; it is a placeholder).
+wasm_ty!(u128, V128, Val::V128, |v| if let Val::V128(x) = v { Some(x) } else { None }, |x| x, |r| r,
+    u64, false, u128::from, |x: u128| low64(x));
 
 impl private::Sealed for Option<Func> {}
 impl WasmTy for Option<Func> {
@@ -548,8 +598,16 @@ impl WasmTy for Option<Func> {
         }
     }
     fn from_raw(raw: u128, store_id: u64) -> Self {
-        let ptr = usize::try_from(low64(raw)).unwrap_or(0) as *const VMFuncRef;
+        Self::from_abi(low64(raw), store_id)
+    }
+    type Abi = u64;
+    const REG: bool = true;
+    fn from_abi(abi: u64, store_id: u64) -> Self {
+        let ptr = usize::try_from(abi).unwrap_or(0) as *const VMFuncRef;
         if ptr.is_null() { None } else { Some(Func { store_id, ptr }) }
+    }
+    fn into_abi(self, store_id: u64) -> Option<u64> {
+        self.into_raw(store_id).map(low64)
     }
 }
 
@@ -573,6 +631,14 @@ impl WasmTy for Option<ExternRef> {
     }
     fn from_raw(raw: u128, store_id: u64) -> Self {
         ExternRef::from_raw(store_id, low64(raw))
+    }
+    type Abi = u64;
+    const REG: bool = true;
+    fn from_abi(abi: u64, store_id: u64) -> Self {
+        ExternRef::from_raw(store_id, abi)
+    }
+    fn into_abi(self, store_id: u64) -> Option<u64> {
+        self.into_raw(store_id).map(low64)
     }
 }
 
@@ -609,6 +675,16 @@ pub trait WasmResults: Sized {
     /// another store.
     #[doc(hidden)]
     fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()>;
+    /// The register form of the result, for lists of at most one value
+    /// (a placeholder for longer ones).
+    #[doc(hidden)]
+    type Abi: Copy;
+    /// Whether the results can be returned in registers ([`WasmResults::Abi`]).
+    #[doc(hidden)]
+    const REG: bool;
+    /// To the register form; `None` for a reference into another store.
+    #[doc(hidden)]
+    fn into_abi(self, store_id: u64) -> Option<Self::Abi>;
 }
 
 impl<A: WasmTy> WasmParams for A {
@@ -637,6 +713,12 @@ impl<A: WasmTy> WasmResults for A {
     #[inline]
     fn load_raw(slots: &[u128], store_id: u64) -> Self {
         A::from_raw(slots.first().copied().unwrap_or(0), store_id)
+    }
+    type Abi = A::Abi;
+    const REG: bool = A::REG;
+    #[inline]
+    fn into_abi(self, store_id: u64) -> Option<A::Abi> {
+        WasmTy::into_abi(self, store_id)
     }
     #[inline]
     fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()> {
@@ -667,6 +749,11 @@ impl WasmResults for () {
     }
     const LEN: usize = 0;
     fn load_raw(_: &[u128], _: u64) -> Self {}
+    type Abi = u64;
+    const REG: bool = true;
+    fn into_abi(self, _: u64) -> Option<u64> {
+        Some(0)
+    }
     fn store_raw(self, _: &mut [u128], _: u64) -> Option<()> {
         Some(())
     }
@@ -697,6 +784,12 @@ macro_rules! tuples {
             fn load_raw(slots: &[u128], store_id: u64) -> Self {
                 let mut it = slots.iter();
                 ($($n::from_raw(it.next().copied().unwrap_or(0), store_id),)*)
+            }
+            // Tuples of results go through the value array.
+            type Abi = u64;
+            const REG: bool = false;
+            fn into_abi(self, _: u64) -> Option<u64> {
+                Some(0)
             }
             #[inline]
             fn store_raw(self, slots: &mut [u128], store_id: u64) -> Option<()> {
@@ -790,6 +883,24 @@ struct Typed<F, P, R> {
     _types: PhantomData<fn(P) -> R>,
 }
 
+/// What a direct (register-passing) typed shim returns: the status (0 =
+/// returned, 1 = a trap was recorded) and the result, if any. `repr(C)`:
+/// on x86-64 the status comes back in `rax` and the result in `rdx` or
+/// `xmm0`, as the direct trampoline's call expects.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct DirectRet<X> {
+    status: u64,
+    value: X,
+}
+
+/// Whether typed host functions of these shapes take the direct,
+/// register-passing trampoline on this target (x86-64 only for now; the
+/// array path works everywhere).
+const fn direct_ok(params_reg: bool, results: usize, results_reg: bool) -> bool {
+    cfg!(target_arch = "x86_64") && params_reg && results <= 1 && results_reg
+}
+
 macro_rules! into_func {
     ($(($($a:ident $v:ident),*)),*) => {$(
         impl<T, F, R, $($a,)*> IntoFunc<T, ($($a,)*), R> for F
@@ -801,7 +912,61 @@ macro_rules! into_func {
         {
             fn into_host_def(self) -> HostDefinition<T> {
                 let ty = FuncType::new(<($($a,)*) as WasmResults>::types(), <R::Results as WasmResults>::types());
-                HostDefinition(HostDef::new(ty, Typed::<F, ($($a,)*), R> { f: self, _types: PhantomData }))
+                let callee = Typed::<F, ($($a,)*), R> { f: self, _types: PhantomData };
+                let params_reg = true $(&& $a::REG)*;
+                let results = <R::Results as WasmResults>::LEN;
+                if direct_ok(params_reg, results, <R::Results as WasmResults>::REG) {
+                    let shim = Typed::<F, ($($a,)*), R>::direct::<T> as *const u8;
+                    HostDefinition(HostDef::with_shim(ty, callee, shim, true))
+                } else {
+                    HostDefinition(HostDef::new(ty, callee))
+                }
+            }
+        }
+
+        impl<F, R, $($a,)*> Typed<F, ($($a,)*), R>
+        where
+            R: WasmRet + 'static,
+            $($a: WasmTy + 'static,)*
+        {
+            /// The entry the direct trampoline calls (see
+            /// `build_wasm_to_host_direct`): arguments and the result in
+            /// registers.
+            ///
+            /// # Safety
+            /// `ctx` is a live `HostFuncCtx` whose `data` is a `Self` and
+            /// whose `store` is the `StoreContext<T>` running wasm, with no
+            /// Rust reference to it in use.
+            unsafe extern "C" fn direct<T: 'static>(
+                ctx: *mut HostFuncCtx,
+                caller_vmctx: *mut u8,
+                $($v: $a::Abi,)*
+            ) -> DirectRet<<R::Results as WasmResults>::Abi>
+            where
+                F: Fn(Caller<'_, T>, $($a),*) -> R,
+            {
+                // SAFETY: contract; plain field reads.
+                let (store, data) = unsafe { ((*ctx).store.cast::<StoreContext<T>>(), (*ctx).data.cast::<Self>()) };
+                // SAFETY: contract: `data` is our callee, alive with the store.
+                let this = unsafe { &*data };
+                // SAFETY: contract: the store is live and ours for the call.
+                let store_id = unsafe { (*store).core.id };
+                // SAFETY: as above.
+                let outcome = (this.f)(Caller { store: unsafe { &mut *store }, caller_vmctx }, $($a::from_abi($v, store_id)),*)
+                    .into_results()
+                    .and_then(|r| r.into_abi(store_id).ok_or_else(|| Trap::host("host function returned a foreign reference")));
+                match outcome {
+                    Ok(value) => DirectRet { status: 0, value },
+                    Err(trap) => {
+                        // SAFETY: the store is running wasm and the host
+                        // function's borrow of it has ended.
+                        unsafe { crate::vm::traps::set_pending(&raw mut (*store).core, trap) };
+                        // SAFETY: the value is ignored when the status is
+                        // non-zero; an all-zero register is a valid value
+                        // of every `Abi` type (integers, floats).
+                        DirectRet { status: 1, value: unsafe { core::mem::zeroed() } }
+                    }
+                }
             }
         }
 

@@ -188,3 +188,59 @@ fn typed_func_from_another_store_is_refused() {
     assert!(matches!(one.call(&mut b, ()), Err(Error::Usage(_))));
     assert_eq!(one.call(&mut a, ()).unwrap(), 1);
 }
+
+#[test]
+#[expect(clippy::cast_possible_truncation, reason = "the f32 result is a small integer, exactly representable")]
+fn register_passing_with_many_float_and_integer_arguments() {
+    let engine = engine();
+    // 9 f64 and 7 i64 parameters: more than the argument registers of
+    // either class, so some cross on the stack; one f32 result.
+    let params = "(param f64 f64 f64 f64 f64 f64 f64 f64 f64 i64 i64 i64 i64 i64 i64 i64)";
+    let args = (1..=9).map(|i| format!("(f64.const {i})")).chain((1..=7).map(|i| format!("(i64.const {})", i * 100))).collect::<Vec<_>>().join(" ");
+    let wat = format!(
+        r#"(module (import "env" "f" (func $f {params} (result f32)))
+                   (import "env" "pick" (func $pick (param i32) (result funcref)))
+                   (func $g (export "g") (result i32) (i32.const 5))
+                   (func (export "run") (result f32) (call $f {args}))
+                   (func (export "pick") (param i32) (result funcref) (call $pick (local.get 0)))
+                   (elem declare func $g))"#
+    );
+    let m = module(&engine, &wat);
+    let mut store = Store::new(&engine, None::<Func>);
+    let mut linker = Linker::<Option<Func>>::new();
+    linker.func_wrap(
+        "env",
+        "f",
+        |_: Caller<'_, Option<Func>>,
+         a: f64,
+         b: f64,
+         c: f64,
+         d: f64,
+         e: f64,
+         f: f64,
+         g: f64,
+         h: f64,
+         i: f64,
+         k: i64,
+         l: i64,
+         m: i64,
+         n: i64,
+         o: i64,
+         p: i64,
+         q: i64| {
+            let floats = a + b * 2.0 + c * 3.0 + d * 4.0 + e * 5.0 + f * 6.0 + g * 7.0 + h * 8.0 + i * 9.0;
+            let ints = k + l * 2 + m * 3 + n * 4 + o * 5 + p * 6 + q * 7;
+            (floats + ints as f64) as f32
+        },
+    );
+    linker.func_wrap("env", "pick", |c: Caller<'_, Option<Func>>, x: i32| if x == 0 { None } else { *c.data() });
+    let i = linker.instantiate(&mut store, &m).unwrap();
+    let g = i.get_func(&mut store, "g").unwrap();
+    *store.data_mut() = Some(g);
+    let run = i.get_typed_func::<(), f32, _>(&mut store, "run").unwrap();
+    // sum(k * k) for k = 1..=9 is 285; 100 * sum(k * k) for k = 1..=7 is 14000.
+    assert_eq!(run.call(&mut store, ()).unwrap(), 14285.0);
+    let pick = i.get_typed_func::<i32, Option<Func>, _>(&mut store, "pick").unwrap();
+    assert_eq!(pick.call(&mut store, 0).unwrap(), None);
+    assert_eq!(pick.call(&mut store, 1).unwrap(), Some(g));
+}

@@ -96,3 +96,34 @@ pub(crate) fn build_wasm_to_host(ctx: &mut Context, fctx: &mut FunctionBuilderCo
     b.ins().return_(&results);
     b.finalize(frontend);
 }
+
+/// The wasm-convention entry of a typed host function whose parameters
+/// and (at most one) result are scalars or references: calls
+/// `shim(ctx, caller_vmctx, params...) -> (status, result)` (the shim at
+/// offset 0 of the callee vmctx) in the host convention, so everything
+/// crosses in registers; a non-zero status means the host function
+/// trapped.
+pub(crate) fn build_wasm_to_host_direct(ctx: &mut Context, fctx: &mut FunctionBuilderContext, ty: &FuncType, host: CallConv, frontend: cranelift_codegen::isa::TargetFrontendConfig) {
+    ctx.clear();
+    ctx.func.signature = wasm_signature(ty);
+    ctx.func.name = UserFuncName::user(1, 2);
+    let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let args = b.block_params(entry).to_vec();
+    let mut host_sig = Signature::new(host);
+    host_sig.params.push(AbiParam::new(types::I64));
+    host_sig.params.push(AbiParam::new(types::I64));
+    host_sig.params.extend(ty.params().iter().map(|t| AbiParam::new(cl_type(*t))));
+    host_sig.returns.push(AbiParam::new(types::I64));
+    host_sig.returns.extend(ty.results().iter().map(|t| AbiParam::new(cl_type(*t))));
+    let host_sig = b.import_signature(host_sig);
+    let shim = b.ins().load(types::I64, MemFlagsData::trusted().with_readonly(), args[0], 0);
+    let call = b.ins().call_indirect(host_sig, shim, &args);
+    let results = b.inst_results(call).to_vec();
+    b.ins().trapnz(results[0], TRAP_PENDING);
+    b.ins().return_(&results[1..]);
+    b.finalize(frontend);
+}

@@ -28,9 +28,10 @@ pub(crate) struct GlobalObj {
     pub ty: GlobalType,
 }
 
-/// The shim a host function's trampoline calls:
+/// The shim a host function's array trampoline calls:
 /// `(ctx, caller_vmctx, values, len) -> status` (0 = returned, 1 = a trap
-/// was recorded as pending).
+/// was recorded as pending). A direct trampoline calls a typed shim
+/// `(ctx, caller_vmctx, params...) -> (status, result)` instead.
 pub(crate) type HostShim = unsafe extern "C" fn(*mut HostFuncCtx, *mut u8, *mut u128, usize) -> u64;
 
 /// The same host function called from the host (no wasm frame, so the
@@ -42,8 +43,9 @@ pub(crate) type HostCall = unsafe fn(*const HostFuncCtx, *mut u8, *mut u8, &mut 
 /// A host function as wasm sees it. Its `funcref.vmctx` points back here.
 #[repr(C)]
 pub(crate) struct HostFuncCtx {
-    // NOTE: offset 0 is read by the wasm-to-host trampoline.
-    pub shim: HostShim,
+    // NOTE: offset 0 is read by the wasm-to-host trampoline: a `HostShim`,
+    // or for a direct trampoline a typed shim.
+    pub shim: *const u8,
     /// The host-side entry (see [`HostCall`]).
     pub call: HostCall,
     /// The `StoreContext<T>` this function belongs to (type-erased).
@@ -75,7 +77,7 @@ pub(crate) struct StoreCore {
     pub globals: Vec<Box<GlobalObj>>,
     pub host_funcs: Vec<Box<HostFuncCtx>>,
     pub externrefs: Vec<Box<dyn Any + Send + Sync>>,
-    host_trampolines: BTreeMap<FuncType, Arc<CodeObject>>,
+    host_trampolines: BTreeMap<(FuncType, bool), Arc<CodeObject>>,
     /// Every code object instances in this store execute.
     code: Vec<Arc<CodeObject>>,
     pub activation: *mut Activation,
@@ -166,22 +168,28 @@ impl StoreCore {
         self.code.iter().find(|c| c.contains(pc)).map(|c| &**c)
     }
 
-    /// The wasm-to-host trampoline for `ty`, compiled on first use in the
-    /// engine and shared by its stores.
+    /// The wasm-to-host trampoline for `ty` (the direct, register-passing
+    /// kind when `direct`), compiled on first use in the engine and shared
+    /// by its stores.
     /// Its entry is at offset 0; the store keeps it registered (and alive).
-    pub fn host_trampoline(&mut self, ty: &FuncType) -> Result<Arc<CodeObject>> {
-        if let Some(c) = self.host_trampolines.get(ty) {
+    pub fn host_trampoline(&mut self, ty: &FuncType, direct: bool) -> Result<Arc<CodeObject>> {
+        let key = (ty.clone(), direct);
+        if let Some(c) = self.host_trampolines.get(&key) {
             return Ok(c.clone());
         }
-        if let Some(obj) = self.engine.cached_trampoline(ty) {
+        if let Some(obj) = self.engine.cached_trampoline(&key) {
             self.register_code(&obj);
-            self.host_trampolines.insert(ty.clone(), obj.clone());
+            self.host_trampolines.insert(key, obj.clone());
             return Ok(obj);
         }
         let isa = self.engine.compiler().isa.clone();
         let mut ctx = Context::new();
         let mut fctx = FunctionBuilderContext::new();
-        crate::compile::trampoline::build_wasm_to_host(&mut ctx, &mut fctx, ty, isa.default_call_conv(), isa.frontend_config());
+        if direct {
+            crate::compile::trampoline::build_wasm_to_host_direct(&mut ctx, &mut fctx, ty, isa.default_call_conv(), isa.frontend_config());
+        } else {
+            crate::compile::trampoline::build_wasm_to_host(&mut ctx, &mut fctx, ty, isa.default_call_conv(), isa.frontend_config());
+        }
         let code = ctx
             .compile(&*isa, &mut cranelift_codegen::control::ControlPlane::default())
             .map_err(|e| Error::Compile(alloc::format!("host trampoline: {:?}", e.inner)))?;
@@ -200,9 +208,9 @@ impl StoreCore {
             0,
             BTreeMap::new(),
         )?);
-        let obj = self.engine.cache_trampoline(ty, obj);
+        let obj = self.engine.cache_trampoline(&key, obj);
         self.register_code(&obj);
-        self.host_trampolines.insert(ty.clone(), obj.clone());
+        self.host_trampolines.insert(key, obj.clone());
         Ok(obj)
     }
 }
