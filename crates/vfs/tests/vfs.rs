@@ -288,7 +288,7 @@ mod resolution {
     use proptest::prelude::*;
 
     const PARTS: &[&str] = &[
-        "bin", "etc", "tmp", "dev", "proc", "..", ".", "motd", "greeting", "tmplink", "hello", "1",
+        "bin", "etc", "tmp", "dev", "proc", "..", ".", "motd", "greeting", "tmplink", "hello", "1", "abs",
         "status", "null", "nope",
     ];
 
@@ -304,7 +304,7 @@ mod resolution {
                 path.push('/');
             }
             let mut ctx = WasiCtx::new(w.vfs.clone(), Box::new(HostClock::new()), Box::new(HostRandom::default()));
-            let fd = ctx.preopen_dir(w.vfs.root(), "/").unwrap();
+            let fd = ctx.preopen_root(w.vfs.root(), "/").unwrap();
             let mut mem = vec![0u8; 1024];
             mem[256..256 + path.len()].copy_from_slice(path.as_bytes());
             let args = [u64::from(fd), 1, 256, path.len() as u64, 0];

@@ -13,7 +13,7 @@ use hypha_wasm::{Config, Engine, Linker, Module, Store};
 
 fn ctx(vfs: &Vfs) -> (WasiCtx<Vfs>, MemoryOutput, MemoryOutput) {
     let mut ctx = WasiCtx::new(vfs.clone(), Box::new(HostClock::new()), Box::new(HostRandom::default()));
-    assert_eq!(ctx.preopen_dir(vfs.root(), "/").unwrap(), 3);
+    assert_eq!(ctx.preopen_root(vfs.root(), "/").unwrap(), 3);
     let out = MemoryOutput::new();
     let err = MemoryOutput::new();
     ctx.set_stdout(Box::new(out.clone()));
@@ -89,12 +89,15 @@ fn a_program_reads_writes_and_lists_across_mounts() {
   (data (i32.const 0x1a0) "console!")
   (data (i32.const 0x1c0) "proc/uptime")
   (data (i32.const 0x1e0) "etc/out")
-  (data (i32.const 0x200) "proc/7/status")"#;
+  (data (i32.const 0x200) "proc/7/status")
+  (data (i32.const 0x220) "etc/abs")"#;
     let body = r#"
     ;; a symlink in the initrd
     (local.set $fd (call $open (i32.const 0x100) (i32.const 12) (i32.const 0) (i32.const 0)))
     (call $cat (local.get $fd))
     (call $check (call $fd_close (local.get $fd)))
+    ;; an absolute symlink, followed from the root preopen
+    (call $cat (call $open (i32.const 0x220) (i32.const 7) (i32.const 0) (i32.const 0)))
     ;; create and write in /tmp
     (local.set $fd (call $open (i32.const 0x120) (i32.const 7) (i32.const 1) (i32.const 1)))
     (call $puts (local.get $fd) (i32.const 0x140) (i32.const 10))
@@ -125,7 +128,7 @@ fn a_program_reads_writes_and_lists_across_mounts() {
     assert_eq!(status, 0, "exit status (100 + errno on a failed call)");
     assert_eq!(
         String::from_utf8(out.contents()).unwrap(),
-        "welcome to hypha\nhello tmp\n12.34\nName:\tcat\nState:\tR (running)\nPid:\t7\nPPid:\t1\nMemory:\t2048 kB\nCpuTimeNs:\t1500000\nStartNs:\t84000000\n"
+        "welcome to hypha\nwelcome to hypha\nhello tmp\n12.34\nName:\tcat\nState:\tR (running)\nPid:\t7\nPPid:\t1\nMemory:\t2048 kB\nCpuTimeNs:\t1500000\nStartNs:\t84000000\n"
     );
     assert_eq!(*w.console.output.lock().unwrap(), b"console!");
     assert_eq!(w.vfs.read_file("/tmp/out").unwrap(), b"hello tmp\n");

@@ -40,6 +40,10 @@ pub(crate) enum Handle<F: FileSystem> {
         parent: Option<F::Node>,
         /// The name reported by `fd_prestat_dir_name` if this is a preopen.
         preopen: Option<String>,
+        /// The root preopen this directory was reached from, if any
+        /// ([`WasiCtx::preopen_root`]): absolute symlink targets restart
+        /// there.
+        root: Option<F::Node>,
     },
 }
 
@@ -198,11 +202,28 @@ impl<F: FileSystem> WasiCtx<F> {
     /// Preopens directory `node` under the guest-visible `name` (e.g. `"/"`)
     /// at the lowest free fd ≥ 3, with full directory rights.
     pub fn preopen_dir(&mut self, node: F::Node, name: &str) -> Result<u32, Errno> {
+        self.preopen(node, name, false)
+    }
+
+    /// Like [`WasiCtx::preopen_dir`] for a directory that is the root of
+    /// the guest's whole file system (a kernel's `/`): symlinks with an
+    /// absolute target, met while resolving from it or from any directory
+    /// opened through it, are followed from it (elsewhere they are
+    /// `notcapable`), and `path_symlink` may create them. `..` still cannot
+    /// climb above it. Not for a host directory: host programs would read
+    /// such a link against the host's own root.
+    pub fn preopen_root(&mut self, node: F::Node, name: &str) -> Result<u32, Errno> {
+        self.preopen(node, name, true)
+    }
+
+    fn preopen(&mut self, node: F::Node, name: &str, is_root: bool) -> Result<u32, Errno> {
+        let root = is_root.then(|| node.clone());
         let entry = FdEntry {
             handle: Desc::new(Handle::Dir {
                 node,
                 parent: None,
                 preopen: Some(String::from(name)),
+                root,
             }),
             flags: 0,
             base: rights::DIRECTORY,

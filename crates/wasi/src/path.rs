@@ -4,7 +4,8 @@
 //! fd it was given with. Nothing may leave that directory: an absolute path
 //! is `Perm`, and a `..` (from the path or from a symlink target) that would
 //! climb above the starting directory is `Notcapable`, as is an absolute
-//! symlink target. Symlinks are followed (at most [`MAX_SYMLINKS`] of them,
+//! symlink target, except under a root preopen
+//! ([`crate::WasiCtx::preopen_root`]), where it restarts at that root. Symlinks are followed (at most [`MAX_SYMLINKS`] of them,
 //! then `Loop`) except in the last component when the caller asks not to.
 
 use alloc::string::{String, ToString};
@@ -62,10 +63,13 @@ fn push_components(stack: &mut Vec<String>, path: &str) {
 /// Resolves `path` relative to directory `start`.
 ///
 /// `follow_last`: follow a symlink in the last component (a trailing `/`
-/// always follows it, as POSIX does).
+/// always follows it, as POSIX does). `root`: the root preopen `start`
+/// descends from, where absolute symlink targets restart (`None`: they are
+/// `Notcapable`).
 pub(crate) fn resolve<F: FileSystem>(
     fs: &F,
     start: &F::Node,
+    root: Option<&F::Node>,
     path: &str,
     follow_last: bool,
 ) -> Result<Resolved<F::Node>, Errno> {
@@ -135,7 +139,10 @@ pub(crate) fn resolve<F: FileSystem>(
                         return Err(Errno::Noent);
                     }
                     if target.starts_with('/') {
-                        return Err(Errno::Notcapable);
+                        // The sandbox becomes the whole tree below `root`.
+                        let root = root.ok_or(Errno::Notcapable)?;
+                        dirs.clear();
+                        dirs.push(root.clone());
                     }
                     if last && target.ends_with('/') {
                         must_be_dir = true;

@@ -15,14 +15,15 @@ const WRITE_RIGHTS: u64 = rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FI
 impl<F: FileSystem> WasiCtx<F> {
     /// The directory behind `fd` (`Notdir` if it is not one) after checking
     /// it holds `needed`.
-    fn dir_fd(&self, fd: u32, needed: u64) -> Result<F::Node, Errno> {
+    /// The directory behind `fd` and the root preopen it descends from.
+    fn dir_fd(&self, fd: u32, needed: u64) -> Result<(F::Node, Option<F::Node>), Errno> {
         let e = self.entry(fd)?;
-        let node = match &*e.handle.lock() {
-            Handle::Dir { node, .. } => node.clone(),
+        let dir = match &*e.handle.lock() {
+            Handle::Dir { node, root, .. } => (node.clone(), root.clone()),
             _ => return Err(Errno::Notdir),
         };
         e.require(needed)?;
-        Ok(node)
+        Ok(dir)
     }
 
     fn resolve_at(
@@ -32,8 +33,8 @@ impl<F: FileSystem> WasiCtx<F> {
         path: &str,
         follow: bool,
     ) -> Result<Resolved<F::Node>, Errno> {
-        let dir = self.dir_fd(fd, needed)?;
-        resolve(&self.fs, &dir, path, follow)
+        let (dir, root) = self.dir_fd(fd, needed)?;
+        resolve(&self.fs, &dir, root.as_ref(), path, follow)
     }
 
     /// `path_open`.
@@ -120,6 +121,7 @@ impl<F: FileSystem> WasiCtx<F> {
                             node,
                             parent,
                             preopen: None,
+                            root: self.dir_fd(fd, 0)?.1,
                         }
                     }
                     other => {
@@ -222,8 +224,8 @@ impl<F: FileSystem> WasiCtx<F> {
         let new = mem.read_str(new.0, new.1)?;
         let src_dir = self.dir_fd(fd, rights::PATH_RENAME_SOURCE)?;
         let dst_dir = self.dir_fd(new_fd, rights::PATH_RENAME_TARGET)?;
-        let rs = resolve(&self.fs, &src_dir, old, false)?;
-        let rd = resolve(&self.fs, &dst_dir, new, false)?;
+        let rs = resolve(&self.fs, &src_dir.0, src_dir.1.as_ref(), old, false)?;
+        let rd = resolve(&self.fs, &dst_dir.0, dst_dir.1.as_ref(), new, false)?;
         let src_is_dir = match rs.filetype() {
             None => return Err(Errno::Noent),
             Some(t) => t == Filetype::Directory,
@@ -265,8 +267,9 @@ impl<F: FileSystem> WasiCtx<F> {
             return Err(Errno::Inval);
         }
         // An absolute target could never be followed inside the sandbox
-        // and would point host programs outside it.
-        if target.starts_with('/') {
+        // and would point host programs outside it, unless the directory
+        // descends from a root preopen (then it is followed from there).
+        if target.starts_with('/') && self.dir_fd(fd, 0)?.1.is_none() {
             return Err(Errno::Perm);
         }
         let (parent, name) = r.entry(Errno::Exist)?;
@@ -290,14 +293,14 @@ impl<F: FileSystem> WasiCtx<F> {
         if flags & lookupflags::SYMLINK_FOLLOW != 0 {
             return Err(Errno::Inval);
         }
-        let rs = resolve(&self.fs, &src_dir, old, false)?;
+        let rs = resolve(&self.fs, &src_dir.0, src_dir.1.as_ref(), old, false)?;
         match rs.filetype() {
             None => return Err(Errno::Noent),
             Some(Filetype::Directory) => return Err(Errno::Perm),
             Some(_) if rs.must_be_dir => return Err(Errno::Notdir),
             Some(_) => {}
         }
-        let rd = resolve(&self.fs, &dst_dir, new, false)?;
+        let rd = resolve(&self.fs, &dst_dir.0, dst_dir.1.as_ref(), new, false)?;
         if rd.node.is_some() {
             return Err(Errno::Exist);
         }

@@ -139,3 +139,45 @@ fn nul_and_empty_paths() {
     assert_eq!(g.open_file("f\0", 0, 0), Err(Errno::Inval));
     assert_eq!(g.open_file("", 0, 0), Err(Errno::Noent));
 }
+
+#[test]
+fn a_root_preopen_follows_absolute_symlinks_from_itself() {
+    use hypha_wasi::WasiCtx;
+    use hypha_wasi::host::{HostClock, HostRandom};
+    use hypha_wasi::memfs::MemFs;
+
+    let mut g = Guest::memfs(1 << 20);
+    // Replace the plain preopen with a root preopen of the same tree.
+    let fs_root = g.ctx.fs().root();
+    g.close(ROOT).unwrap();
+    assert_eq!(g.ctx.preopen_root(fs_root, "/").unwrap(), ROOT);
+    g.mkdir("etc").unwrap();
+    let fd = g.open_file("etc/motd", oflags::CREAT, rights::FD_WRITE).unwrap();
+    g.write(fd, b"motd").unwrap();
+    g.close(fd).unwrap();
+    // Creating an absolute link is allowed here, and it is followed.
+    g.symlink("/etc/motd", "abs").unwrap();
+    g.symlink("/", "top").unwrap();
+    let fd = g.open(ROOT, true, "abs", 0, rights::FD_READ, 0, 0).unwrap();
+    assert_eq!(g.read(fd, 10).unwrap(), b"motd");
+    // From a directory opened through the root preopen too.
+    let etc = g.open(ROOT, true, "etc", oflags::DIRECTORY, rights::PATH_OPEN | rights::FD_READDIR, rights::FD_READ, 0).unwrap();
+    let fd = g.open(etc, true, "../abs", 0, rights::FD_READ, 0, 0);
+    assert_eq!(fd, Err(Errno::Notcapable), "`..` above the directory fd is still refused");
+    g.symlink("/etc", "etc/self").unwrap();
+    let fd = g.open(etc, true, "self/motd", 0, rights::FD_READ, 0, 0).unwrap();
+    assert_eq!(g.read(fd, 10).unwrap(), b"motd");
+    // `..` cannot climb above the root, even after an absolute link.
+    assert_eq!(g.open_file("top/..", 0, 0), Err(Errno::Notcapable));
+    assert_eq!(g.path_filestat(true, "top/etc/motd").unwrap().size, 4);
+
+    // A plain preopen of the same kind of tree still refuses them.
+    let mut plain = WasiCtx::new(MemFs::new(Box::new(|| 0)), Box::new(HostClock::new()), Box::new(HostRandom::default()));
+    let root = plain.fs().root();
+    plain.preopen_dir(root, "/").unwrap();
+    let mut mem = vec![0u8; 256];
+    mem[0..4].copy_from_slice(b"/etc");
+    mem[16..19].copy_from_slice(b"abs");
+    let errno = hypha_wasi::call(&mut plain, &mut mem, "path_symlink", &[0, 4, 3, 16, 3]).unwrap();
+    assert_eq!(errno, i32::from(Errno::Perm.raw()));
+}
