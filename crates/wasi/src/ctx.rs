@@ -322,6 +322,31 @@ impl<F: FileSystem> fmt::Debug for SharedFd<F> {
 }
 
 impl<F: FileSystem> SharedFd<F> {
+    /// A new description for a readable stream (a pipe's read end, the
+    /// console), not yet in any table: install it with
+    /// [`WasiCtx::install_shared`] (clone it first to install it twice).
+    /// Rights as for stdin; filetype `character_device` if the stream is a
+    /// terminal, else `unknown`.
+    #[must_use]
+    pub fn input(stream: Box<dyn InputStream>) -> Self {
+        Self::from_entry(stream_entry(Handle::Input(stream), rights::INPUT_STREAM))
+    }
+
+    /// A new description for a writable stream; as [`SharedFd::input`].
+    #[must_use]
+    pub fn output(stream: Box<dyn OutputStream>) -> Self {
+        Self::from_entry(stream_entry(Handle::Output(stream), rights::OUTPUT_STREAM))
+    }
+
+    fn from_entry(e: FdEntry<F>) -> Self {
+        SharedFd {
+            handle: e.handle,
+            flags: e.flags,
+            base: e.base,
+            inheriting: e.inheriting,
+        }
+    }
+
     /// The WASI file type of the description (`character_device` for a
     /// terminal stream or a device file).
     #[must_use]

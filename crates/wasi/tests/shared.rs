@@ -111,3 +111,25 @@ fn streams_inserted_at_the_lowest_free_fd() {
     g.close(w).unwrap();
     assert_eq!(g.ctx.insert_input(Box::new(MemoryInput::new(Vec::new()))).unwrap(), 4);
 }
+
+#[test]
+fn stream_descriptions_made_without_a_context() {
+    use hypha_wasi::SharedFd;
+    use hypha_wasi::host::{HostFs, MemoryInput, MemoryOutput};
+    let mut a = Guest::new("share-new-a");
+    let mut b = Guest::new("share-new-b");
+    let out = MemoryOutput::new();
+    let shared = SharedFd::<HostFs>::output(Box::new(out.clone()));
+    assert_eq!(shared.filetype(), Filetype::Unknown);
+    a.ctx.install_shared(1, shared.clone()).unwrap();
+    b.ctx.install_shared(2, shared).unwrap();
+    a.write(1, b"a").unwrap();
+    b.write(2, b"b").unwrap();
+    assert_eq!(out.contents(), b"ab");
+    let input = SharedFd::<HostFs>::input(Box::new(MemoryInput::new(b"xyz".to_vec())));
+    a.ctx.install_shared(0, input.clone()).unwrap();
+    b.ctx.install_shared(0, input).unwrap();
+    assert_eq!(a.read(0, 1).unwrap(), b"x");
+    assert_eq!(b.read(0, 5).unwrap(), b"yz", "one stream, read by both");
+    assert_eq!(b.fdstat(0).unwrap().rights_base & rights::FD_WRITE, 0);
+}
