@@ -966,16 +966,17 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             }
             O::MemoryCopy { dst_mem, src_mem } => {
                 let (d, s, n) = self.pop3()?;
-                let dm = self.b.ins().iconst(I64, i64::from(*dst_mem));
-                let sm = self.b.ins().iconst(I64, i64::from(*src_mem));
-                let args = [dm, sm, self.zext64(d), self.zext64(s), self.zext64(n)];
-                self.trapping_libcall(Libcall::MemoryCopy, &args);
+                let n = self.zext64(n);
+                let src = self.checked_range(*src_mem, s, n);
+                let dst = self.checked_range(*dst_mem, d, n);
+                self.libcall(Libcall::MemMove, &[dst, src, n]);
             }
             O::MemoryFill { mem } => {
                 let (d, v, n) = self.pop3()?;
-                let m = self.b.ins().iconst(I64, i64::from(*mem));
-                let args = [m, self.zext64(d), self.zext64(v), self.zext64(n)];
-                self.trapping_libcall(Libcall::MemoryFill, &args);
+                let n = self.zext64(n);
+                let dst = self.checked_range(*mem, d, n);
+                let v = self.zext64(v);
+                self.libcall(Libcall::MemSet, &[dst, v, n]);
             }
             O::MemoryInit { data_index, mem } => {
                 let (d, s, n) = self.pop3()?;
@@ -991,6 +992,22 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Trap unless `[start, start + len)` (`start` an i32 index, `len` a
+    /// zero-extended i32) lies inside memory `memory`'s current length;
+    /// return the host address of `start`. Bulk operations check their
+    /// whole range before touching memory, whatever the strategy.
+    fn checked_range(&mut self, memory: u32, start: Value, len: Value) -> Value {
+        let def = self.memory_def(memory);
+        let size = self.load_metadata(def, layout::MEMORY_LENGTH);
+        let start = self.zext64(start);
+        // Both are below 2^32: the sum cannot wrap in 64 bits.
+        let end = self.b.ins().iadd(start, len);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, size);
+        self.b.ins().trapnz(oob, ClTrap::HEAP_OUT_OF_BOUNDS);
+        let base = self.b.ins().load(types::I64, vm_const(), def, layout::MEMORY_BASE);
+        self.b.ins().iadd(base, start)
     }
 
     fn zext64(&mut self, v: Value) -> Value {

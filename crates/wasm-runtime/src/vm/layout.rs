@@ -204,8 +204,15 @@ pub(crate) enum Libcall {
     /// `() -> status`: fuel ran out; trap (or yield and refuel). Compiled
     /// code reloads the fuel counter after it.
     OutOfFuel,
+    /// `(dst_addr, src_addr, len) -> 0`: a raw overlapping copy between
+    /// host addresses that compiled code has already bounds-checked
+    /// (`memory.copy`).
+    MemMove,
+    /// `(dst_addr, byte, len) -> 0`: a raw fill of a host range that
+    /// compiled code has already bounds-checked (`memory.fill`).
+    MemSet,
 }
-pub(crate) const LIBCALL_COUNT: usize = 12;
+pub(crate) const LIBCALL_COUNT: usize = 14;
 
 impl Libcall {
     /// Number of arguments after `vmctx`.
@@ -214,7 +221,7 @@ impl Libcall {
             Libcall::EpochInterrupt | Libcall::OutOfFuel => 0,
             Libcall::DataDrop | Libcall::ElemDrop => 1,
             Libcall::MemoryGrow => 2,
-            Libcall::TableGrow => 3,
+            Libcall::TableGrow | Libcall::MemMove | Libcall::MemSet => 3,
             Libcall::MemoryFill | Libcall::TableFill => 4,
             Libcall::MemoryCopy | Libcall::MemoryInit | Libcall::TableCopy | Libcall::TableInit => 5,
         }

@@ -26,6 +26,8 @@ pub(crate) fn table() -> [usize; LIBCALL_COUNT] {
     t[Libcall::ElemDrop as usize] = elem_drop as *const () as usize;
     t[Libcall::EpochInterrupt as usize] = epoch_interrupt as *const () as usize;
     t[Libcall::OutOfFuel as usize] = out_of_fuel as *const () as usize;
+    t[Libcall::MemMove as usize] = mem_move as *const () as usize;
+    t[Libcall::MemSet as usize] = mem_set as *const () as usize;
     t
 }
 
@@ -96,6 +98,31 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u64, src_mem: u64, dst
         let from = unsafe { core::slice::from_raw_parts(src_base.add(ss), se - ss) };
         core.memories[d].data_mut()[ds..de].copy_from_slice(from);
     }
+    0
+}
+
+/// `memory.copy` after the compiled code's bounds checks.
+///
+/// # Safety
+/// Called by compiled code only after checking that `[src, src + len)` and
+/// `[dst, dst + len)` lie inside the committed part of the source and
+/// destination linear memories (the ranges may overlap).
+unsafe extern "C" fn mem_move(_vmctx: *mut u8, dst: u64, src: u64, len: u64) -> u64 {
+    // SAFETY: both ranges were bounds-checked against their memories'
+    // current lengths by the caller (see above); `copy` allows overlap.
+    unsafe { core::ptr::copy(idx(src) as *const u8, idx(dst) as *mut u8, idx(len)) };
+    0
+}
+
+/// `memory.fill` after the compiled code's bounds check.
+///
+/// # Safety
+/// Called by compiled code only after checking that `[dst, dst + len)`
+/// lies inside the committed part of its linear memory.
+unsafe extern "C" fn mem_set(_vmctx: *mut u8, dst: u64, byte: u64, len: u64) -> u64 {
+    // SAFETY: the range was bounds-checked against the memory's current
+    // length by the caller (see above).
+    unsafe { core::ptr::write_bytes(idx(dst) as *mut u8, byte.to_le_bytes()[0], idx(len)) };
     0
 }
 
