@@ -390,7 +390,7 @@ impl Func {
         store.core.type_of_id(id).ok_or_else(|| Error::Usage("unknown signature".into()))
     }
 
-    /// The store-canonical signature id, `None` for a foreign store.
+    /// The engine-wide signature id, `None` for a foreign store.
     pub(crate) fn type_id(&self, core: &StoreCore) -> Option<u64> {
         self.check(core).ok()?;
         // SAFETY: the funcref belongs to this live store (id checked).

@@ -30,12 +30,37 @@
 //! `vm::layout`): store, stack-limit record, libcall table, instance, then
 //! pointers to each memory / table / global definition, each function's
 //! `VMFuncRef` `{code, vmctx, type_id, array_call}` and each type's
-//! store-wide signature id. Calls to defined functions are direct;
-//! imported calls and `call_indirect` go through a `VMFuncRef`.
+//! signature id. Signature ids are engine-wide (one registry per engine,
+//! computed once per module at `Module::new`). Calls to defined functions
+//! are direct; imported calls and `call_indirect` go through a `VMFuncRef`.
 //! `call_indirect` checks bounds (`undefined element`), null
-//! (`uninitialized element`) and the signature id. Host functions get a
-//! generated wasm-convention trampoline that spills arguments to a stack
-//! array and calls a Rust shim.
+//! (`uninitialized element`) and the signature id.
+//!
+//! # Host functions and typed calls
+//!
+//! Host functions get a wasm-convention trampoline, compiled once per
+//! engine and signature. Typed ones ([`Func::wrap`], [`Linker::func_wrap`]:
+//! a Rust closure `Fn(Caller<'_, T>, A1, ..) -> R`) whose values are
+//! scalars or references and that return at most one value get a *direct*
+//! trampoline on x86-64: it calls a shim monomorphised for the closure in
+//! the C convention, arguments and result in registers, no allocation.
+//! Otherwise (dynamic [`Func::new`] / [`Linker::func_new`], v128, several
+//! results, other targets) the trampoline spills the arguments to a stack
+//! array of 16-byte slots and calls the shim with a pointer to it; the
+//! dynamic shim converts to `Val`s on the stack (heap only past 8 values).
+//! [`TypedFunc::call`] writes its arguments into a stack array and calls the
+//! module's host-to-wasm trampoline for the type: no allocation either.
+//!
+//! # Instantiation
+//!
+//! `Module::new` lays each defined memory's active data segments out once
+//! into a page-aligned image (when all have constant, in-bounds offsets);
+//! instantiation hands it to [`Platform::map_image`] — copy-on-write from a
+//! memfd on the host, a copy by default (the kernel). Dropped memories of
+//! a module go back to a small per-module pool after
+//! [`Platform::discard`] (host: `MADV_DONTNEED`, which also restores the
+//! image pages) and the next instance reuses the reservation without a
+//! system call; platforms that cannot discard release them instead.
 //!
 //! # Linear memory
 //!

@@ -84,7 +84,7 @@ impl Val {
     }
 
     /// Whether this value is of type `ty` (reference subtyping included;
-    /// concrete function types are store-canonical signature ids).
+    /// concrete function types are engine-wide signature ids).
     pub(crate) fn matches(&self, core: &StoreCore, ty: ValType) -> bool {
         let Some(r) = ty.as_ref_type() else { return self.ty() == ty };
         match self {

@@ -19,7 +19,7 @@
 //! | .. | one `*mut VMTableDef` per table |
 //! | .. | one `*mut VMGlobal` per global |
 //! | .. | one `*const VMFuncRef` per function |
-//! | .. | one store-wide signature id per type index |
+//! | .. | one engine-wide signature id per type index |
 
 use crate::compile::info::ModuleInfo;
 
@@ -74,7 +74,7 @@ pub(crate) struct VMFuncRef {
     pub code: *const u8,
     // NOTE: offset 8: the callee vmctx (a `HostFuncCtx` for host functions).
     pub vmctx: *mut u8,
-    // NOTE: offset 16: store-wide signature id, compared by `call_indirect`.
+    // NOTE: offset 16: engine-wide signature id, compared by `call_indirect`.
     pub type_id: u64,
     /// Host-to-wasm trampoline `(vmctx, caller_vmctx, code, values)`;
     /// null for host functions.
