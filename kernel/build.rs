@@ -1,6 +1,9 @@
 //! Links the kernel as a static PIE at its link base with `linker.ld`; the
-//! loader relocates it to a randomised address.
+//! loader relocates it to a randomised address. Also encodes the
+//! WebAssembly programs built into the image (`programs/*.wat`, run by the
+//! console's `run` and the process tests) into `$OUT_DIR/programs.rs`.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
@@ -14,4 +17,56 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=--pie");
     println!("cargo:rustc-link-arg-bins=-znotext");
     println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
+    programs(&manifest_dir);
+}
+
+/// `programs/NAME.wat` -> `$OUT_DIR/NAME.wasm`, listed in `programs.rs` as
+/// `PROGRAMS: &[(&str, &[u8])]`, sorted by name. Text that encodes but
+/// does not validate (`invalid.wat`) is kept: the tests need it.
+fn programs(manifest_dir: &std::path::Path) {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let dir = manifest_dir.join("programs");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("kernel/programs exists")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "wat").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    let mut list = String::from("/// Programs built into the kernel image: (name, module bytes).\npub const PROGRAMS: &[(&str, &[u8])] = &[\n");
+    for name in &names {
+        let source = dir.join(format!("{name}.wat"));
+        println!("cargo:rerun-if-changed={}", source.display());
+        let bytes = wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        let wasm = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&wasm, bytes).expect("writing OUT_DIR");
+        writeln!(list, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
+    }
+    // Generated: `many_funcs`, 48 small functions chained by calls (for
+    // parallel compilation); exits 0 when the chain sums correctly.
+    let generated = many_funcs(48);
+    let wasm = out_dir.join("many_funcs.wasm");
+    std::fs::write(&wasm, wat::parse_str(&generated).expect("generated many_funcs encodes")).expect("writing OUT_DIR");
+    writeln!(list, "    (\"many_funcs\", include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
+    list.push_str("];\n");
+    std::fs::write(out_dir.join("programs.rs"), list).expect("writing OUT_DIR");
+}
+
+/// `count` functions, each adding `i * 3 + 1` to the next one's result;
+/// `_start` exits 0 if the total is right.
+fn many_funcs(count: u32) -> String {
+    let mut text = String::from("(module (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))\n");
+    for i in 0..count {
+        let next = if i + 1 == count { String::from("(i32.const 0)") } else { format!("(call $f{})", i + 1) };
+        writeln!(
+            text,
+            "(func $f{i} (result i32) (local $x i32) (local.set $x (i32.add (i32.mul (i32.const {i}) (i32.const 3)) (i32.const 1))) (i32.add (local.get $x) {next}))"
+        )
+        .expect("formatting into a String");
+    }
+    let total: u32 = (0..count).map(|i| i * 3 + 1).sum();
+    writeln!(text, "(func (export \"_start\") (call $exit (i32.ne (call $f0) (i32.const {total})))))").expect("formatting into a String");
+    text
 }

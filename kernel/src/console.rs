@@ -201,6 +201,35 @@ pub fn read_byte() -> Option<u8> {
     INPUT.lock().pop()
 }
 
+/// Whether received bytes are waiting.
+pub fn input_pending() -> bool {
+    INPUT.lock().len > 0
+}
+
+/// Writes raw bytes (a process's stdout), `\n` as `\r\n`, atomically
+/// with respect to other writers.
+pub fn write_bytes(bytes: &[u8]) {
+    let Some(uart) = UART.get() else {
+        crate::arch::sbi::debug_console_write(bytes);
+        return;
+    };
+    let mut output = OUTPUT.lock();
+    {
+        let mut locked = Locked { output: &mut output, uart };
+        for &byte in bytes {
+            if byte == b'\n' {
+                locked.put(b'\r');
+            }
+            locked.put(byte);
+        }
+    }
+    if output.interrupt_driven {
+        transmit(uart, &mut output);
+    } else {
+        drain(uart, &mut output);
+    }
+}
+
 /// The next received byte, waiting (as a task) for the receive interrupt.
 pub async fn next_byte() -> u8 {
     loop {

@@ -30,6 +30,7 @@ mod mem;
 mod panic;
 mod percpu;
 mod platform;
+mod proc;
 mod random;
 mod sched;
 mod shell;

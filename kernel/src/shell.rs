@@ -1,6 +1,7 @@
 //! The debug console: a line editor on the UART and a few commands, until
 //! the WebAssembly shell exists. It runs as a task; reading input waits for
-//! the UART's receive interrupt.
+//! the UART's receive interrupt. `run` starts a WebAssembly process on the
+//! console and waits for it (the console is its stdin/stdout meanwhile).
 
 use hypha_boot_info::MemoryKind;
 
@@ -10,7 +11,12 @@ commands:
   help          this list
   mem           physical memory map and allocator statistics
   cpus          harts with their interrupt counts (each is pinged by IPI) and idle/busy time
-  ps            tasks with id, name, state, poll count and last hart
+  run NAME [ARGS] [&]  run a WebAssembly program (built-in: see `programs`) on the console and
+                wait for it; with a final `&`, in the background
+  programs      the programs built into the image
+  ps            processes: pid, parent, state, memory, CPU time, name
+  kill PID      end a process
+  tasks         kernel tasks with id, name, state, poll count and last hart
   peek ADDR     read the 64-bit word at virtual address ADDR (hex), faults reported
   uptime        time since the kernel started
   log LEVEL     set the log level (off, error, warn, info, debug, trace)
@@ -28,7 +34,7 @@ pub async fn run() {
             b'\r' | b'\n' => {
                 crate::println!();
                 let text = core::str::from_utf8(&line[..len]).unwrap_or("");
-                execute(text.trim());
+                execute(text.trim()).await;
                 len = 0;
                 crate::print!("{PROMPT}");
             }
@@ -46,10 +52,33 @@ pub async fn run() {
     }
 }
 
-fn execute(command: &str) {
+async fn execute(command: &str) {
     let mut words = command.split_whitespace();
     match (words.next(), words.next()) {
         (None, _) => {}
+        (Some("run"), Some(name)) => run_program(name, command).await,
+        (Some("run"), None) => crate::println!("usage: run NAME [ARGS] [&]"),
+        (Some("programs"), _) => {
+            for name in crate::proc::programs::names() {
+                crate::print!("{name} ");
+            }
+            crate::println!();
+            crate::println!(
+                "module cache: {} modules, {} hits, {} misses",
+                crate::proc::cache::len(),
+                crate::proc::cache::HITS.load(core::sync::atomic::Ordering::Relaxed),
+                crate::proc::cache::MISSES.load(core::sync::atomic::Ordering::Relaxed)
+            );
+        }
+        (Some("kill"), Some(pid)) => match pid.parse() {
+            Ok(pid) => match crate::proc::kill(0, pid) {
+                Ok(()) => crate::println!("killed {pid}"),
+                Err(error) => crate::println!("kill {pid}: {error:?}"),
+            },
+            Err(_) => crate::println!("usage: kill PID"),
+        },
+        (Some("kill"), None) => crate::println!("usage: kill PID"),
+        (Some("tasks"), _) => tasks(),
         (Some("help"), _) => crate::println!("{HELP}"),
         (Some("mem"), _) => mem(),
         (Some("cpus"), _) => cpus(),
@@ -132,7 +161,79 @@ fn cpus() {
     }
 }
 
+/// `run NAME [ARGS] [&]`: argv is the words after `run`.
+async fn run_program(name: &str, command: &str) {
+    extern crate alloc;
+    use alloc::string::String;
+    let mut words: alloc::vec::Vec<&str> = command.split_whitespace().skip(1).collect();
+    let background = words.last() == Some(&"&");
+    if background {
+        words.pop();
+    }
+    let path = if name.contains('/') { String::from(name) } else { alloc::format!("/bin/{name}") };
+    let bytes = match crate::proc::programs::find(&path) {
+        Ok(bytes) => bytes,
+        Err(errno) => {
+            crate::println!("run: {path}: errno {} (try `programs`, or `/bin` of the initrd)", errno.raw());
+            return;
+        }
+    };
+    let stdio = match crate::proc::wasi::console_stdio() {
+        Ok(stdio) => stdio,
+        Err(errno) => {
+            crate::println!("run: console descriptors: errno {}", errno.raw());
+            return;
+        }
+    };
+    let request = crate::proc::Spawn {
+        name,
+        bytes: &bytes,
+        args: words.iter().map(|w| String::from(*w)).collect(),
+        env: alloc::vec![String::from("PWD=/")],
+        stdio,
+        parent: 0,
+        limits: crate::proc::Limits::default(),
+        stopped: false,
+        detached: background,
+    };
+    let pid = match crate::proc::spawn(request) {
+        Ok(pid) => pid,
+        Err(error) => {
+            crate::println!("run: {name}: {error}");
+            return;
+        }
+    };
+    if background {
+        crate::println!("[{pid}] {name}");
+        return;
+    }
+    match crate::proc::wait(0, pid).await {
+        Ok(crate::proc::ExitStatus::Exited(0)) => {}
+        Ok(crate::proc::ExitStatus::Exited(code)) => crate::println!("{name}: exited with {code}"),
+        Ok(crate::proc::ExitStatus::Trapped { code, message }) => crate::println!("{name}: trapped (code {code}): {message}"),
+        Ok(crate::proc::ExitStatus::Killed) => crate::println!("{name}: killed"),
+        Err(error) => crate::println!("{name}: wait: {error:?}"),
+    }
+}
+
 fn ps() {
+    let procs = crate::proc::list();
+    crate::println!("{:>6} {:>6}  {:<8} {:>8} {:>10}  name", "pid", "parent", "state", "mem KiB", "cpu ms");
+    for p in &procs {
+        crate::println!(
+            "{:>6} {:>6}  {:<8} {:>8} {:>10}  {}",
+            p.pid,
+            p.parent,
+            p.state.name(),
+            p.memory_pages * 64,
+            p.cpu_ns / 1_000_000,
+            p.name
+        );
+    }
+    crate::println!("{} processes", procs.len());
+}
+
+fn tasks() {
     let (tasks, unpolled) = crate::sched::registry::snapshot();
     crate::println!("{:>8}  {:<20} {:<8} {:>10}  hart", "id", "name", "state", "polls");
     for task in &tasks {

@@ -2,7 +2,9 @@
 //! the harts have Sstc). Each tick counts, and enforces the running
 //! ktest's deadline. On top of the tick, a hart may ask for one earlier
 //! wake-up ([`wake_at`]: the scheduler's next timer deadline when it parks);
-//! the comparator always holds the earlier of the two.
+//! the comparator always holds the earlier of the two. The tick also
+//! advances the process engine's epoch (`proc::on_timer_tick`), which is
+//! what preempts WebAssembly processes.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use hypha_boot_info::MAX_HARTS;
@@ -81,6 +83,8 @@ pub fn handle() {
     }
     per_cpu.timer_ticks.fetch_add(1, Ordering::Relaxed);
     schedule_next();
+    // Preemption: processes yield at their next epoch check.
+    crate::proc::on_timer_tick();
     let deadline = per_cpu.test_deadline.load(Ordering::Relaxed);
     if deadline != 0 && crate::time::now_ticks() > deadline {
         per_cpu.test_deadline.store(0, Ordering::Relaxed);

@@ -103,7 +103,6 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// # Panics
 ///
 /// Before [`init`] (a kernel bug: nothing runs tasks before it).
-#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests sleep so far"))]
 pub fn sleep(duration: Duration) -> Sleep {
     let Some(executor) = EXECUTOR.get() else { panic!("sched::sleep before sched::init") };
     executor.sleep(duration)

@@ -140,6 +140,12 @@ unsafe impl Platform for KernelPlatform {
     fn reserve(&self, len: usize) -> Result<NonNull<u8>, PlatformError> {
         let reservation = Reservation::new(len, PageFlags::READ_WRITE, RegionKind::WasmMemory, "wasm").map_err(map_error)?;
         let start = reservation.start().as_usize();
+        // The range may have been another reservation's, unmapped by
+        // another hart (whose unmap flushed only its own TLB): drop this
+        // hart's stale translations before it writes here. Other harts
+        // flush before every process poll (`proc`), the only way they
+        // reach a reservation.
+        crate::arch::csr::flush_tlb();
         let pointer = NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(start)).ok_or(PlatformError::OutOfMemory)?;
         self.reservations.lock().insert(start, reservation);
         Ok(pointer)

@@ -1,0 +1,168 @@
+//! Compiled modules by the SHA-256 of their bytes, so spawning the same
+//! program again does not compile it again, and compilation on every hart
+//! ([`HartCompiler`], the engine's `CompileExecutor`).
+//!
+//! The cache keeps at most [`CAPACITY`] modules, evicting the least
+//! recently used; a module in use by processes stays alive through their
+//! own references after eviction. Two spawns missing on the same bytes at
+//! once may both compile; the second result replaces the first.
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use hypha_wasm::{CompileExecutor, Engine, Module};
+use sha2::{Digest, Sha256};
+
+use crate::sync::SpinLock;
+
+/// Modules kept.
+pub const CAPACITY: usize = 32;
+
+#[derive(Debug)]
+struct Cached {
+    module: Module,
+    last_used: u64,
+}
+
+static CACHE: SpinLock<BTreeMap<[u8; 32], Cached>> = SpinLock::new(BTreeMap::new());
+static CLOCK: AtomicU64 = AtomicU64::new(0);
+/// Compile jobs run by helper tasks (not the compiling caller) and the
+/// harts (bit per per-CPU index) any job of the last batch ran on.
+pub static HELPER_JOBS: AtomicU64 = AtomicU64::new(0);
+pub static LAST_BATCH_HARTS: AtomicU64 = AtomicU64::new(0);
+/// Lookups that found / did not find their module.
+pub static HITS: AtomicU64 = AtomicU64::new(0);
+pub static MISSES: AtomicU64 = AtomicU64::new(0);
+
+/// The SHA-256 of `bytes`.
+#[must_use]
+pub fn hash(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The compiled module for `bytes`, compiling (on a big stack, on every
+/// hart) and caching it on a miss; `true` with it when it was compiled now.
+///
+/// # Errors
+/// What [`Module::new`] reports (invalid module, unsupported feature, out
+/// of memory), or no stack for the compiler.
+pub fn get_or_compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), hypha_wasm::Error> {
+    let key = hash(bytes);
+    let now = CLOCK.fetch_add(1, Ordering::Relaxed);
+    if let Some(cached) = CACHE.lock().get_mut(&key) {
+        cached.last_used = now;
+        HITS.fetch_add(1, Ordering::Relaxed);
+        return Ok((cached.module.clone(), false));
+    }
+    MISSES.fetch_add(1, Ordering::Relaxed);
+    let module = crate::wasm::on_big_stack(crate::wasm::BIG_STACK, || Module::new(engine, bytes))
+        .map_err(|e| hypha_wasm::Error::Resource(alloc::format!("{e}")))??;
+    let evicted = {
+        let mut cache = CACHE.lock();
+        let evicted = if cache.len() >= CAPACITY {
+            let oldest = cache.iter().min_by_key(|(_, c)| c.last_used).map(|(k, _)| *k);
+            oldest.and_then(|k| cache.remove(&k))
+        } else {
+            None
+        };
+        cache.insert(key, Cached { module: module.clone(), last_used: now });
+        evicted
+    };
+    // Freed outside the lock (releasing code unmaps pages).
+    drop(evicted);
+    Ok((module, true))
+}
+
+/// Drops every cached module (the memory tests compare usage without it).
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "used by the process tests; the console and host ABI have no caller yet"))]
+pub fn clear() {
+    let all = core::mem::take(&mut *CACHE.lock());
+    drop(all);
+}
+
+/// Modules cached now.
+pub fn len() -> usize {
+    CACHE.lock().len()
+}
+
+// === impl HartCompiler ===
+
+/// Runs compile jobs as executor tasks on every hart, each on a big
+/// kernel stack; the caller works on jobs too and returns when all are
+/// done.
+#[derive(Debug)]
+pub struct HartCompiler;
+
+/// One batch: the jobs left to claim and the ones finished.
+struct Batch {
+    /// The caller's job closure, lifetime erased (see `run`'s SAFETY).
+    job: *const (dyn Fn(usize) + Sync),
+    jobs: usize,
+    next: AtomicUsize,
+    done: AtomicUsize,
+}
+
+// SAFETY: `job` is `Sync` and only called (shared) while the batch's
+// caller waits in `run`; the counters are atomics.
+unsafe impl Send for Batch {}
+// SAFETY: as above.
+unsafe impl Sync for Batch {}
+
+impl Batch {
+    /// Claims and runs jobs until none are left.
+    fn work(&self, helper: bool) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::AcqRel);
+            if i >= self.jobs {
+                return;
+            }
+            // SAFETY: index `i` < jobs was claimed here, so `done` cannot
+            // reach `jobs` (and the caller cannot return from `run`, which
+            // keeps the closure alive) before this call returns and we
+            // count it below.
+            let job = unsafe { &*self.job };
+            if helper {
+                HELPER_JOBS.fetch_add(1, Ordering::Relaxed);
+            }
+            LAST_BATCH_HARTS.fetch_or(1 << (crate::percpu::current().index % 64), Ordering::Relaxed);
+            if crate::wasm::on_big_stack(COMPILE_STACK, || job(i)).is_err() {
+                // No stack: run it here, on the hart's own stack, rather
+                // than lose it (Cranelift usually fits in it).
+                job(i);
+            }
+            self.done.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Stack for one compile job: Cranelift alone, no wasm.
+const COMPILE_STACK: usize = 1 << 20;
+
+impl CompileExecutor for HartCompiler {
+    fn parallelism(&self) -> usize {
+        crate::percpu::online_count().max(1)
+    }
+
+    fn run(&self, jobs: usize, job: &(dyn Fn(usize) + Sync)) {
+        // SAFETY (lifetime erasure): `run` does not return until `done ==
+        // jobs`, and a helper task only calls `job` for an index it claimed
+        // below `jobs` (see `Batch::work`), so no call outlives the borrow.
+        let job: *const (dyn Fn(usize) + Sync + '_) = job;
+        // SAFETY: only the lifetime changes; see above.
+        let job: *const (dyn Fn(usize) + Sync + 'static) = unsafe { core::mem::transmute(job) };
+        let batch = Arc::new(Batch { job, jobs, next: AtomicUsize::new(0), done: AtomicUsize::new(0) });
+        for _ in 1..jobs {
+            let helper = batch.clone();
+            // A task that cannot be spawned just leaves its share to us.
+            let _ = crate::sched::spawn("compile", async move { helper.work(true) });
+        }
+        LAST_BATCH_HARTS.store(0, Ordering::Relaxed);
+        batch.work(false);
+        while batch.done.load(Ordering::Acquire) < jobs {
+            core::hint::spin_loop();
+        }
+    }
+}
