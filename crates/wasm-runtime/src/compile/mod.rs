@@ -99,8 +99,9 @@ fn host_triple() -> Triple {
     Triple::host()
 }
 
-/// x86-64 features to enable: detected on the host, a conservative
-/// SSE4.2 baseline for cross compilation.
+/// x86-64 features to enable: detected on the host (the same set Wasmtime
+/// detects through `cranelift-native`), a conservative SSE4.2 baseline for
+/// cross compilation.
 fn x86_features(host: bool) -> Vec<&'static str> {
     #[cfg_attr(
         not(all(feature = "std", target_arch = "x86_64")),
@@ -116,6 +117,13 @@ fn x86_features(host: bool) -> Vec<&'static str> {
             ("has_bmi2", std::is_x86_feature_detected!("bmi2")),
             ("has_lzcnt", std::is_x86_feature_detected!("lzcnt")),
             ("has_fma", std::is_x86_feature_detected!("fma")),
+            ("has_cmpxchg16b", std::is_x86_feature_detected!("cmpxchg16b")),
+            ("has_avx512f", std::is_x86_feature_detected!("avx512f")),
+            ("has_avx512vl", std::is_x86_feature_detected!("avx512vl")),
+            ("has_avx512dq", std::is_x86_feature_detected!("avx512dq")),
+            ("has_avx512bitalg", std::is_x86_feature_detected!("avx512bitalg")),
+            ("has_avx512vbmi", std::is_x86_feature_detected!("avx512vbmi")),
+            ("has_avx512vnni", std::is_x86_feature_detected!("avx512vnni")),
         ];
         v.extend(detected.iter().filter(|(_, on)| *on).map(|(n, _)| *n));
     }
