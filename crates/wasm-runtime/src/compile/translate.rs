@@ -848,11 +848,17 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         self.addr_for(index, memarg, size)
     }
 
+    /// Memory `memory`'s base address, from its vmctx copy.
+    fn memory_base(&mut self, memory: u32) -> Value {
+        let off = self.env.offsets.memory_base(memory);
+        self.vmctx_load(off)
+    }
+
     pub(super) fn addr_for(&mut self, index: Value, memarg: &MemArg, size: u32) -> Result<(Value, i32)> {
-        let def = self.memory_def(memarg.memory);
-        let base = self.b.ins().load(types::I64, vm_const(), def, layout::MEMORY_BASE);
+        let base = self.memory_base(memarg.memory);
         let index = self.b.ins().uextend(types::I64, index);
         if self.env.strategy == MemoryStrategy::BoundsChecks {
+            let def = self.memory_def(memarg.memory);
             let len = self.load_metadata(def, layout::MEMORY_LENGTH);
             // index < 2^32 and offset + size < 2^33: no overflow in 64 bits.
             let end_offset = i64::try_from(memarg.offset + u64::from(size))
@@ -1006,7 +1012,7 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         let end = self.b.ins().iadd(start, len);
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, size);
         self.b.ins().trapnz(oob, ClTrap::HEAP_OUT_OF_BOUNDS);
-        let base = self.b.ins().load(types::I64, vm_const(), def, layout::MEMORY_BASE);
+        let base = self.memory_base(memory);
         self.b.ins().iadd(base, start)
     }
 

@@ -273,6 +273,9 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     v[3] = core.libcalls.as_ptr() as usize;
     for (i, m) in memories.iter().enumerate() {
         v[offsets.memory_slot(i as u32)] = (&raw mut core.memories[*m].def) as usize;
+        // A memory's base never changes (it reserves its whole range up
+        // front), so compiled code may read this copy instead of the def.
+        v[offsets.memory_base_slot(i as u32)] = core.memories[*m].def.base as usize;
     }
     for (i, t) in tables.iter().enumerate() {
         v[offsets.table_slot(i as u32)] = (&raw mut core.tables[*t].def) as usize;

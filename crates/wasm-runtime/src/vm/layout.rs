@@ -20,6 +20,7 @@
 //! | .. | one `*mut VMGlobal` per global |
 //! | .. | one `*const VMFuncRef` per function |
 //! | .. | one engine-wide signature id per type index |
+//! | .. | one base address per memory (a memory never moves) |
 
 use crate::compile::info::ModuleInfo;
 
@@ -36,12 +37,12 @@ const HEADER_SLOTS: u32 = 5;
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct VMMemoryDef {
-    // NOTE: offset 0 is read by compiled code.
+    // NOTE: compiled code reads the vmctx copy of `base` (see
+    // `VmOffsets::memory_base`), not this field.
     pub base: *mut u8,
     // NOTE: offset 8 is read by compiled code.
     pub length_bytes: u64,
 }
-pub(crate) const MEMORY_BASE: i32 = 0;
 pub(crate) const MEMORY_LENGTH: i32 = 8;
 
 /// Where a table's elements are. Elements are `usize`: a `*const VMFuncRef`
@@ -112,6 +113,7 @@ pub(crate) struct VmOffsets {
     globals: u32,
     funcs: u32,
     type_ids: u32,
+    memory_bases: u32,
     slots: u32,
 }
 
@@ -133,8 +135,9 @@ impl VmOffsets {
         let globals = tables + len_u32(info.tables.len());
         let funcs = globals + len_u32(info.globals.len());
         let type_ids = funcs + len_u32(info.funcs.len());
-        let slots = type_ids + len_u32(info.types.len());
-        VmOffsets { memories, tables, globals, funcs, type_ids, slots }
+        let memory_bases = type_ids + len_u32(info.types.len());
+        let slots = memory_bases + len_u32(info.memories.len());
+        VmOffsets { memories, tables, globals, funcs, type_ids, memory_bases, slots }
     }
     pub fn slots(&self) -> usize {
         self.slots as usize
@@ -154,6 +157,11 @@ impl VmOffsets {
     pub fn type_id(&self, i: u32) -> i32 {
         byte_offset(self.type_ids + i)
     }
+    /// Byte offset of memory `i`'s base address (a copy of its
+    /// `VMMemoryDef::base`, one load closer to compiled code).
+    pub fn memory_base(&self, i: u32) -> i32 {
+        byte_offset(self.memory_bases + i)
+    }
     pub fn memory_slot(&self, i: u32) -> usize {
         (self.memories + i) as usize
     }
@@ -168,6 +176,9 @@ impl VmOffsets {
     }
     pub fn type_id_slot(&self, i: u32) -> usize {
         (self.type_ids + i) as usize
+    }
+    pub fn memory_base_slot(&self, i: u32) -> usize {
+        (self.memory_bases + i) as usize
     }
 }
 
