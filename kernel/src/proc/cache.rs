@@ -154,12 +154,12 @@ impl CompileExecutor for HartCompiler {
         // SAFETY: only the lifetime changes; see above.
         let job: *const (dyn Fn(usize) + Sync + 'static) = unsafe { core::mem::transmute(job) };
         let batch = Arc::new(Batch { job, jobs, next: AtomicUsize::new(0), done: AtomicUsize::new(0) });
+        LAST_BATCH_HARTS.store(0, Ordering::Relaxed);
         for _ in 1..jobs {
             let helper = batch.clone();
             // A task that cannot be spawned just leaves its share to us.
             let _ = crate::sched::spawn("compile", async move { helper.work(true) });
         }
-        LAST_BATCH_HARTS.store(0, Ordering::Relaxed);
         batch.work(false);
         while batch.done.load(Ordering::Acquire) < jobs {
             core::hint::spin_loop();

@@ -160,9 +160,17 @@ async fn hostile_round() {
     assert!(matches!(table, Err(SpawnError::NoMem(_))), "{table:?}");
 }
 
-fn kernel_memory() -> (usize, usize) {
+/// Frames and heap bytes in use, once the tasks of processes that just
+/// ended are freed (a task records its exit, which wakes the waiter, a
+/// moment before the executor frees it on its own hart).
+async fn kernel_memory() -> (usize, usize) {
+    settle().await;
     let stats = crate::mem::stats();
     (stats.frames_used, stats.heap_used_bytes)
+}
+
+async fn settle() {
+    crate::sched::sleep(Duration::from_millis(20)).await;
 }
 
 ktest! {
@@ -172,10 +180,10 @@ ktest! {
         // linker, shared trampolines, the executor's timer wheel).
         hostile_round().await;
         super::cache::clear();
-        let before = kernel_memory();
+        let before = kernel_memory().await;
         hostile_round().await;
         super::cache::clear();
-        let after = kernel_memory();
+        let after = kernel_memory().await;
         crate::println!(
             "proc: kernel memory before/after a hostile round: {} / {} frames, {} / {} heap bytes",
             before.0, after.0, before.1, after.1
@@ -272,8 +280,10 @@ ktest! {
     async fn a_thousand_processes_at_once_then_the_total_quota() {
         // Warm what stays for good (engine, linker, cached module).
         assert_eq!(finish(start("empty")).await, ExitStatus::Exited(0));
+        settle().await;
         let before = crate::mem::stats();
         thousand_round(true).await;
+        settle().await;
         let after = crate::mem::stats();
         // Frames outside the heap: the heap keeps what it mapped at the
         // peak (it does not shrink), which is not a leak.
