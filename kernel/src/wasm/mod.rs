@@ -18,15 +18,15 @@
 //! - [`on_big_stack`]: runs a closure on a guard-paged kernel fiber stack
 //!   large enough for Cranelift (the hart stacks are 128 KiB).
 //!
-//! Not here: processes, scheduling and host functions (they come with the
-//! process layer), the runtime itself (`crates/wasm-runtime`).
+//! Not here: processes, their engine and host functions (`crate::proc`),
+//! the runtime itself (`crates/wasm-runtime`).
 
 #![cfg_attr(
     not(feature = "ktest"),
     expect(
         dead_code,
-        reason = "engines are created by the in-kernel tests and the spec runner today; \
-                  the process layer is their next caller"
+        reason = "new_engine is for the in-kernel tests and the spec runner; \
+                  processes make their own engine (proc::engine)"
     )
 )]
 
