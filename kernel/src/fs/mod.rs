@@ -5,7 +5,7 @@
 //! | `/` | `TarFs` over the initrd, in place (read-only) | `/bin/*` programs, `/etc/motd` |
 //! | `/tmp` | `TmpFs` with quotas ([`tmp_quota`]) | writable, in memory |
 //! | `/dev` | `DevFs` | `null`, `zero`, `random` ([`crate::random`]), `console` |
-//! | `/proc` | `ProcFs` over [`KernelProcSource`] | `meminfo`, `uptime`, per-process `status` |
+//! | `/proc` | `ProcFs` over [`KernelProcSource`] (the process table) | `meminfo`, `uptime`, per-process `status` |
 //!
 //! [`root`] is the tree a process's WASI context works on (every clone
 //! shares it) and [`read_file`] is the kernel's own absolute-path read

@@ -1,29 +1,53 @@
-//! What `/proc` shows: memory figures from the frame allocator, the
-//! uptime, and the processes.
+//! What `/proc` shows: the process table (`proc::table`), memory figures
+//! from the frame allocator (split as the `hypha` `meminfo` import splits
+//! them), and the uptime.
 
 extern crate alloc;
 
 use alloc::vec::Vec;
-use hypha_vfs::{MemInfo, ProcInfo, ProcSource};
+use hypha_vfs::{MemInfo, ProcInfo, ProcSource, ProcState};
 
-/// The kernel's [`ProcSource`]. The process list is empty until the
-/// process table exists.
+use crate::proc::RunState;
+
+/// Bytes of one WebAssembly page.
+const WASM_PAGE: u64 = 64 << 10;
+
+/// The kernel's [`ProcSource`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KernelProcSource;
 
 impl ProcSource for KernelProcSource {
     fn processes(&self) -> Vec<ProcInfo> {
-        Vec::new()
+        crate::proc::table::list()
+            .into_iter()
+            .map(|process| ProcInfo {
+                pid: process.pid,
+                parent: process.parent,
+                name: process.name,
+                state: match process.state {
+                    RunState::Running => ProcState::Running,
+                    RunState::Ready => ProcState::Ready,
+                    RunState::Blocked => ProcState::Blocked,
+                    RunState::Zombie => ProcState::Zombie,
+                },
+                memory_bytes: process.memory_pages.saturating_mul(WASM_PAGE),
+                cpu_time_ns: process.cpu_ns,
+                start_ns: process.started_ns,
+            })
+            .collect()
     }
 
     fn meminfo(&self) -> MemInfo {
         let stats = crate::mem::stats();
         let bytes = |frames: usize| u64::try_from(frames).unwrap_or(u64::MAX).saturating_mul(4096);
+        // Linear memories are committed from frames too: the kernel's own
+        // share is what is used beyond them.
+        let user_bytes = crate::proc::table::memory_pages().saturating_mul(WASM_PAGE);
         MemInfo {
             total_bytes: bytes(stats.frames_total),
             free_bytes: bytes(stats.frames_free),
-            kernel_bytes: bytes(stats.frames_used),
-            user_bytes: 0,
+            kernel_bytes: bytes(stats.frames_used).saturating_sub(user_bytes),
+            user_bytes,
         }
     }
 

@@ -163,3 +163,42 @@ ktest! {
         assert!(seconds > 0.0);
     }
 }
+
+ktest! {
+    #[timeout_ms = 30_000]
+    async fn proc_lists_the_process_table() {
+        use alloc::string::String;
+        // A built-in program (kernel/programs/hello.wat): small, so the
+        // test compiles fast in debug builds too. Programs from the initrd
+        // take the same path (proc::spawn over fs::read_file).
+        let bytes = crate::proc::programs::load("hello").expect("built-in hello");
+        let pid = crate::proc::spawn(crate::proc::Spawn {
+            name: "/bin/fs-ktest-hello",
+            bytes,
+            args: alloc::vec![String::from("fs-ktest-hello")],
+            env: alloc::vec::Vec::new(),
+            stdio: [None, None, None],
+            parent: 0,
+            limits: crate::proc::Limits::default(),
+            stopped: true,
+            detached: false,
+        })
+        .expect("spawn");
+        // Held before its first instruction: /proc lists it.
+        let vfs = super::root();
+        let proc_dir = vfs.resolve("/proc").expect("/proc");
+        let names: alloc::vec::Vec<_> = vfs.readdir(&proc_dir).expect("readdir").into_iter().map(|entry| entry.name).collect();
+        assert!(names.contains(&alloc::format!("{pid}")), "pid {pid} not in {names:?}");
+        let status = super::read_file(&alloc::format!("/proc/{pid}/status")).expect("its /proc status");
+        let status = core::str::from_utf8(&status).expect("UTF-8");
+        assert!(status.contains("Name:\tfs-ktest-hello\n"), "{status}");
+        assert!(status.contains(&alloc::format!("Pid:\t{pid}\n")), "{status}");
+        assert!(status.contains("PPid:\t0\n"), "{status}");
+        assert!(status.contains("State:\tR (ready)\n"), "{status}");
+        crate::proc::resume(pid);
+        let ended = crate::proc::wait(0, pid).await.expect("wait");
+        assert_eq!(ended, crate::proc::ExitStatus::Exited(0));
+        // Reaped: gone from /proc.
+        assert_eq!(super::read_file(&alloc::format!("/proc/{pid}/status")), Err(Errno::Noent));
+    }
+}
