@@ -321,3 +321,21 @@ ktest! {
         super::cache::clear();
     }
 }
+
+ktest! {
+    #[timeout_ms = 60_000]
+    async fn an_orphan_is_reaped_by_the_kernel_when_it_ends() {
+        let parent = start("orphaner");
+        assert_eq!(finish(parent).await, ExitStatus::Exited(0));
+        // The sleeper child outlived its parent: re-parented to the kernel,
+        // it leaves the table by itself once its 20 ms sleep ends.
+        let orphans: Vec<_> = super::list().into_iter().filter(|p| p.name == "sleeper").collect();
+        // (Normally still sleeping here; under heavy host load it may be gone.)
+        assert!(orphans.len() <= 1 && orphans.iter().all(|p| p.parent == 0), "re-parented to the kernel: {orphans:?}");
+        let deadline = crate::time::now_ticks() + crate::time::ms_to_ticks(2000);
+        while super::count() > 0 && crate::time::now_ticks() < deadline {
+            crate::sched::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(super::count(), 0, "the orphan was reaped without a wait");
+    }
+}
