@@ -34,9 +34,9 @@ pub fn add_to_linker(linker: &mut Linker<ProcData>) {
     linker.func_new(MODULE, "spawn", ty(8, false), |caller, params, results| sync(caller, results, |c| spawn(c, params)));
     linker.func_new_async(MODULE, "wait", ty(4, false), |caller, params, results| Box::pin(wait(caller, params, results)));
     linker.func_new(MODULE, "kill", ty(1, false), |caller, params, results| sync(caller, results, |c| kill(c, params)));
-    linker.func_new(MODULE, "getpid", ty(0, false), |caller, _params, results| {
-        results[0] = Val::I32(i32::from_le_bytes(caller.data().shared.pid.to_le_bytes()));
-        Ok(())
+    // Typed: arguments and the result cross in registers, no allocation.
+    linker.func_wrap(MODULE, "getpid", |caller: Caller<'_, ProcData>| -> Result<i32, Trap> {
+        Ok(i32::from_le_bytes(caller.data().shared.pid.to_le_bytes()))
     });
     linker.func_new(MODULE, "pipe", ty(1, false), |caller, params, results| sync(caller, results, |c| pipe(c, params)));
     linker.func_new(MODULE, "ps", ty(3, false), |caller, params, results| sync(caller, results, |c| ps(c, params)));

@@ -339,3 +339,33 @@ ktest! {
         assert_eq!(super::count(), 0, "the orphan was reaped without a wait");
     }
 }
+
+/// Guest time from spawn to reap of `name` (already cached), best of 3.
+async fn run_time_us(name: &str) -> u64 {
+    let mut best = u64::MAX;
+    for _ in 0..3 {
+        let begin = crate::time::now_ticks();
+        assert_eq!(finish(start(name)).await, ExitStatus::Exited(0));
+        best = best.min(crate::time::ticks_to_us(crate::time::now_ticks() - begin));
+    }
+    best
+}
+
+ktest! {
+    #[timeout_ms = 120_000]
+    async fn host_call_cost_against_an_indirect_call() {
+        // Warm the cache (and compile) first; then time whole processes.
+        assert_eq!(finish(start("hostcalls")).await, ExitStatus::Exited(0));
+        assert_eq!(finish(start("indirect")).await, ExitStatus::Exited(0));
+        let empty = run_time_us("empty").await;
+        let host = run_time_us("hostcalls").await;
+        let indirect = run_time_us("indirect").await;
+        // 200,001 calls each; the difference is the host call's extra cost.
+        crate::println!(
+            "proc: 200k calls: hypha.getpid {host} us, call_indirect {indirect} us (empty process {empty} us): host call ~{} ns, indirect ~{} ns, extra ~{} ns per call",
+            host.saturating_sub(empty) * 1000 / 200_001,
+            indirect.saturating_sub(empty) * 1000 / 200_001,
+            host.saturating_sub(indirect) * 1000 / 200_001
+        );
+    }
+}
