@@ -32,23 +32,24 @@ const MOTD: &str = "Welcome to Hypha: a WebAssembly-first microkernel. Programs 
 /// The user build failing, an extra program that is not a readable
 /// WebAssembly module or has no usable name, or an I/O error.
 pub(crate) fn build(name: &str, extra: &[PathBuf]) -> Result<PathBuf> {
-    let mut programs: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in build_userland()? {
-        programs.insert(program_name(&path)?, path);
-    }
+    // The extra programs first: a bad path fails before the user build.
+    let mut extras = Vec::new();
     for path in extra {
-        let name = program_name(path)?;
-        if programs.contains_key(&name) {
-            eprintln!("xtask: --add {} replaces the built /bin/{name}", path.display());
-        }
-        programs.insert(name, path.clone());
+        extras.push((program_name(path)?, read_module(path)?));
     }
-    let mut archive = Archive::new();
-    for (name, path) in &programs {
-        let contents = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        if !contents.starts_with(b"\0asm") {
-            bail!("{} is not a WebAssembly module (no `\\0asm` header)", path.display());
+    let mut programs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for path in build_userland()? {
+        programs.insert(program_name(&path)?, read_module(&path)?);
+    }
+    for (name, contents) in extras {
+        if programs.contains_key(&name) {
+            eprintln!("xtask: --add replaces the built /bin/{name}");
         }
+        programs.insert(name, contents);
+    }
+    let count = programs.len();
+    let mut archive = Archive::new();
+    for (name, contents) in programs {
         archive.add_file(&format!("bin/{name}"), contents, 0o755)?;
     }
     archive.add_file("etc/motd", MOTD.as_bytes().to_vec(), 0o644)?;
@@ -59,7 +60,7 @@ pub(crate) fn build(name: &str, extra: &[PathBuf]) -> Result<PathBuf> {
     if std::fs::read(&out).ok().as_deref() != Some(&bytes[..]) {
         std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     }
-    eprintln!("xtask: initrd {} KiB, {} programs in /bin ({})", bytes.len() / 1024, programs.len(), out.display());
+    eprintln!("xtask: initrd {} KiB, {count} programs in /bin ({})", bytes.len() / 1024, out.display());
     Ok(out)
 }
 
@@ -95,6 +96,15 @@ fn build_userland() -> Result<Vec<PathBuf>> {
         bail!("building user/ produced no programs");
     }
     Ok(programs)
+}
+
+/// The bytes of the WebAssembly module at `path`.
+fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let contents = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !contents.starts_with(b"\0asm") {
+        bail!("{} is not a WebAssembly module (no `\\0asm` header)", path.display());
+    }
+    Ok(contents)
 }
 
 /// `/bin` name of a program file: its stem (`path/to/hello.wasm` → `hello`).
