@@ -895,10 +895,11 @@ struct DirectRet<X> {
 }
 
 /// Whether typed host functions of these shapes take the direct,
-/// register-passing trampoline on this target (x86-64 only for now; the
-/// array path works everywhere).
+/// register-passing trampoline on this target: x86-64 System V only for
+/// now (there `DirectRet` comes back in registers, where Windows would
+/// return it through memory); the array path works everywhere.
 const fn direct_ok(params_reg: bool, results: usize, results_reg: bool) -> bool {
-    cfg!(target_arch = "x86_64") && params_reg && results <= 1 && results_reg
+    cfg!(all(target_arch = "x86_64", unix)) && params_reg && results <= 1 && results_reg
 }
 
 macro_rules! into_func {
