@@ -5,9 +5,10 @@
 //! reproduce it).
 //!
 //! What it is: a pure, `no_std`, allocation-free state machine, tested on
-//! the host. Being its own crate also means it is compiled optimised in
-//! the kernel's debug builds (dependencies are; generic code instantiated
-//! in the kernel crate itself would not be).
+//! the host. In unoptimised (debug) builds a [`Generator::mix`] or
+//! [`Generator::fill`] costs about 1 ms under QEMU (the ChaCha code is
+//! instantiated in this workspace crate, which debug builds leave at
+//! opt-level 0); release builds take a few microseconds.
 //!
 //! What it is not: an entropy source. The kernel (`kernel/src/random.rs`)
 //! seeds it from the device tree's `rng-seed` and timer jitter and keeps
