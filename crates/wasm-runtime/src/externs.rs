@@ -9,7 +9,6 @@ use crate::store::{AsContextMut, StoreContext};
 use crate::trap::{Trap, TrapCode};
 use crate::types::{GlobalType, MemoryType, RefType, TableType};
 use crate::values::Val;
-use crate::vm::layout::VMGlobal;
 use crate::vm::memory::LinearMemory;
 use crate::vm::store::{GlobalObj, StoreCore};
 use crate::vm::table::TableObj;
@@ -252,7 +251,7 @@ impl Global {
             return Err(Error::Usage("global value of the wrong type".into()));
         }
         let raw = value.to_raw(core)?;
-        core.globals.push(Box::new(GlobalObj { cell: VMGlobal { bytes: raw.to_le_bytes() }, ty }));
+        core.globals.push(Box::new(GlobalObj::new(ty, raw)));
         Ok(Global { store_id: core.id, index: core.globals.len() - 1 })
     }
 
@@ -272,7 +271,7 @@ impl Global {
     pub fn get<T>(&self, store: &StoreContext<T>) -> Result<Val> {
         check(&store.core, self.store_id)?;
         let g = &store.core.globals[self.index];
-        Ok(Val::from_raw(u128::from_le_bytes(g.cell.bytes), g.ty.content, &store.core))
+        Ok(Val::from_raw(g.get(), g.ty.content, &store.core))
     }
 
     /// Set the value of a mutable global.
@@ -286,7 +285,7 @@ impl Global {
             return Err(Error::Usage("global is immutable or value has the wrong type".into()));
         }
         let raw = value.to_raw(&store.core)?;
-        store.core.globals[self.index].cell.bytes = raw.to_le_bytes();
+        store.core.globals[self.index].set(raw);
         Ok(())
     }
 }

@@ -119,3 +119,63 @@ fn compiles_for_riscv64() {
     .unwrap();
     assert!(engine.precompile(&bytes).unwrap() > 0);
 }
+
+/// Defined globals live inline in the vmctx: the host's `Global` handle,
+/// the defining instance's code and an importing instance's code must all
+/// see the same value, for i32, v128 and funcref globals.
+#[test]
+fn defined_globals_are_shared_with_host_and_importers() {
+    let engine = engine();
+    let a = module(
+        &engine,
+        r#"(module
+             (global $n (export "n") (mut i32) (i32.const 7))
+             (global $v (export "v") (mut v128) (v128.const i64x2 1 2))
+             (global $f (export "f") (mut funcref) (ref.null func))
+             (func $inc (export "inc") (result i32)
+               global.get $n i32.const 1 i32.add global.set $n global.get $n)
+             (func (export "vhi") (result i64) global.get $v i64x2.extract_lane 1)
+             (func (export "fnull") (result i32) global.get $f ref.is_null)
+             (func (export "setf") ref.func $inc global.set $f))"#,
+    );
+    let b = module(
+        &engine,
+        r#"(module
+             (import "a" "n" (global $n (mut i32)))
+             (import "a" "v" (global $v (mut v128)))
+             (func (export "bump") (result i32)
+               global.get $n i32.const 100 i32.add global.set $n global.get $n)
+             (func (export "setv") (param i64) v128.const i64x2 0 0 local.get 0 i64x2.replace_lane 1 global.set $v))"#,
+    );
+    let mut store = Store::new(&engine, ());
+    let ia = Instance::new(&mut store, &a, &[]).unwrap();
+    let n = ia.get_global(&mut store, "n").unwrap();
+    let v = ia.get_global(&mut store, "v").unwrap();
+    let inc = ia.get_typed_func::<(), i32, _>(&mut store, "inc").unwrap();
+    assert_eq!(inc.call(&mut store, ()).unwrap(), 8);
+    assert_eq!(n.get(&store).unwrap(), Val::I32(8));
+    n.set(&mut store, Val::I32(40)).unwrap();
+    assert_eq!(inc.call(&mut store, ()).unwrap(), 41);
+
+    let mut linker = Linker::new();
+    linker.define("a", "n", n).define("a", "v", v);
+    let ib = linker.instantiate(&mut store, &b).unwrap();
+    let bump = ib.get_typed_func::<(), i32, _>(&mut store, "bump").unwrap();
+    assert_eq!(bump.call(&mut store, ()).unwrap(), 141);
+    assert_eq!(inc.call(&mut store, ()).unwrap(), 142);
+    assert_eq!(n.get(&store).unwrap(), Val::I32(142));
+
+    let vhi = ia.get_typed_func::<(), i64, _>(&mut store, "vhi").unwrap();
+    assert_eq!(vhi.call(&mut store, ()).unwrap(), 2);
+    let setv = ib.get_typed_func::<i64, (), _>(&mut store, "setv").unwrap();
+    setv.call(&mut store, 99).unwrap();
+    assert_eq!(vhi.call(&mut store, ()).unwrap(), 99);
+    assert_eq!(v.get(&store).unwrap(), Val::V128(99u128 << 64));
+    v.set(&mut store, Val::V128(5u128 << 64)).unwrap();
+    assert_eq!(vhi.call(&mut store, ()).unwrap(), 5);
+
+    let fnull = ia.get_typed_func::<(), i32, _>(&mut store, "fnull").unwrap();
+    assert_eq!(fnull.call(&mut store, ()).unwrap(), 1);
+    ia.get_typed_func::<(), (), _>(&mut store, "setf").unwrap().call(&mut store, ()).unwrap();
+    assert_eq!(fnull.call(&mut store, ()).unwrap(), 0);
+}

@@ -895,6 +895,27 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
         MemFlagsData::trusted().with_alias_region(Some(self.regions.table_elems))
     }
 
+    /// Base, offset and flags of global `index`'s value: vmctx plus a
+    /// constant for a defined global (stored inline), the loaded pointer
+    /// for an imported one. Inline values are only 8-byte aligned, so a
+    /// v128 access is not marked `aligned`.
+    fn global_addr(&mut self, index: u32, content: ValType) -> (Value, i32, MemFlagsData) {
+        let region = self.global_region(index);
+        let (base, off) = match self.env.offsets.defined_global(index) {
+            Some(off) => (self.vmctx, off),
+            None => {
+                let slot = self.env.offsets.global(index);
+                (self.vmctx_load(slot), 0)
+            }
+        };
+        let flags = if matches!(content, ValType::V128) && self.env.offsets.defined_global(index).is_some() {
+            MemFlagsData::new().with_notrap()
+        } else {
+            MemFlagsData::trusted()
+        };
+        (base, off, flags.with_alias_region(Some(region)))
+    }
+
     /// The alias region of global `index`'s storage: its own for a
     /// defined global, one shared by all imported globals.
     fn global_region(&mut self, index: u32) -> AliasRegion {
@@ -1239,20 +1260,16 @@ impl<'a, 'b> FuncTranslator<'a, 'b> {
             O::ReturnCallIndirect { type_index, table_index } => self.call_indirect(type_index, table_index, true)?,
             O::GlobalGet { global_index } => {
                 let g = *self.env.info.globals.get(global_index as usize).ok_or_else(|| Error::Compile("bad global".into()))?;
-                let off = self.env.offsets.global(global_index);
-                let ptr = self.vmctx_load(off);
-                let region = self.global_region(global_index);
-                let flags = if g.mutable { MemFlagsData::trusted() } else { MemFlagsData::trusted().with_readonly() };
-                let flags = flags.with_alias_region(Some(region));
-                let v = self.b.ins().load(cl_type(g.content), flags, ptr, 0);
+                let (ptr, off, flags) = self.global_addr(global_index, g.content);
+                let flags = if g.mutable { flags } else { flags.with_readonly() };
+                let v = self.b.ins().load(cl_type(g.content), flags, ptr, off);
                 self.push(v);
             }
             O::GlobalSet { global_index } => {
-                let off = self.env.offsets.global(global_index);
+                let g = *self.env.info.globals.get(global_index as usize).ok_or_else(|| Error::Compile("bad global".into()))?;
                 let v = self.pop()?;
-                let ptr = self.vmctx_load(off);
-                let region = self.global_region(global_index);
-                self.b.ins().store(MemFlagsData::trusted().with_alias_region(Some(region)), v, ptr, 0);
+                let (ptr, off, flags) = self.global_addr(global_index, g.content);
+                self.b.ins().store(flags, v, ptr, off);
             }
             O::RefNull { .. } => {
                 let v = self.b.ins().iconst(I64, 0);

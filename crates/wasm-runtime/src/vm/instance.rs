@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::module::Module;
 use crate::trap::{Trap, TrapCode};
 use crate::types::{GlobalType, RefType, TableType, ValType};
-use crate::vm::layout::{self, VMFuncRef, VMGlobal};
+use crate::vm::layout::{self, VMFuncRef};
 use crate::vm::memory::LinearMemory;
 use crate::vm::store::{GlobalObj, StoreCore};
 use crate::vm::table::TableObj;
@@ -68,7 +68,7 @@ fn leaf(core: &StoreCore, globals: &[usize], funcs: &[*const VMFuncRef], op: Con
         ConstOp::RefFunc(f) => *funcs.get(f as usize).ok_or_else(bad)? as usize as u128,
         ConstOp::GlobalGet(g) => {
             let index = *globals.get(g as usize).ok_or_else(bad)?;
-            u128::from_le_bytes(core.globals[index].cell.bytes)
+            core.globals[index].get()
         }
         ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul | ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => return Ok(None),
     }))
@@ -236,14 +236,51 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
         memories.push(core.memories.len());
         core.memories.push(Box::new(mem));
     }
-    // Globals.
-    for (ty, init) in info.globals[info.num_imported_globals as usize..].iter().zip(&info.global_inits) {
-        let raw = normalise(ty.content, eval(core, &globals, &funcs, init)?);
+    // Globals: defined ones live inline in the vmctx.
+    let first_global_obj = core.globals.len();
+    for (defined, (ty, init)) in info.globals[info.num_imported_globals as usize..].iter().zip(&info.global_inits).enumerate() {
+        let raw = match eval(core, &globals, &funcs, init) {
+            Ok(raw) => normalise(ty.content, raw),
+            Err(e) => {
+                // The objects pushed so far point into `inst`'s vmctx.
+                core.globals.truncate(first_global_obj);
+                return Err(e);
+            }
+        };
         let ty = GlobalType { content: canonical_val(ids, ty.content), ..*ty };
-        let obj = GlobalObj { cell: VMGlobal { bytes: raw.to_le_bytes() }, ty };
+        let slot = offsets.defined_global_slot(defined as u32);
+        let cell = inst.vmctx.as_mut_ptr().wrapping_add(slot).cast::<u8>();
+        // SAFETY: `slot` and `slot + 1` are inside the vmctx (`VmOffsets`
+        // reserves two slots per defined global); the vmctx is a heap
+        // allocation that never moves and is owned by `inst`, which the
+        // store keeps as long as the global object (on an error below the
+        // objects are removed again before `inst` is dropped).
+        let obj = unsafe { GlobalObj::inline(ty, cell) };
+        let mut obj = Box::new(obj);
+        obj.set(raw);
         globals.push(core.globals.len());
-        core.globals.push(Box::new(obj));
+        core.globals.push(obj);
     }
+    match finish_instantiate(core, module, inst, funcs, memories, tables, globals) {
+        Ok(index) => {
+            initialise_segments(core, index)?;
+            Ok(index)
+        }
+        Err(e) => {
+            core.globals.truncate(first_global_obj);
+            Err(e)
+        }
+    }
+}
+
+/// Tables, element segments and the vmctx of a new instance whose
+/// functions, memories and globals exist; pushes the instance and returns
+/// its index.
+#[expect(clippy::cast_possible_truncation, reason = "index spaces are bounded by the validator far below u32::MAX; raw slots hold pointers/ids that fit usize on the 64-bit targets we support")]
+fn finish_instantiate(core: &mut StoreCore, module: &Module, mut inst: Box<InstanceData>, funcs: Vec<*const VMFuncRef>, memories: Vec<usize>, mut tables: Vec<usize>, globals: Vec<usize>) -> Result<usize> {
+    let info = module.info();
+    let ids = module.type_ids();
+    let offsets = module.offsets();
     // Tables.
     for (ty, init) in info.tables[info.num_imported_tables as usize..].iter().zip(&info.table_inits) {
         let init = match init {
@@ -281,7 +318,7 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
         v[offsets.table_slot(i as u32)] = (&raw mut core.tables[*t].def) as usize;
     }
     for (i, g) in globals.iter().enumerate() {
-        v[offsets.global_slot(i as u32)] = (&raw mut core.globals[*g].cell) as usize;
+        v[offsets.global_slot(i as u32)] = core.globals[*g].cell_ptr() as usize;
     }
     for (i, f) in funcs.iter().enumerate() {
         v[offsets.func_slot(i as u32)] = *f as usize;
@@ -299,8 +336,6 @@ pub(crate) fn instantiate(core: &mut StoreCore, module: &Module, imports: &[Reso
     inst.vmctx[4] = inst_ptr as usize;
     let index = core.instances.len();
     core.instances.push(inst);
-
-    initialise_segments(core, index)?;
     Ok(index)
 }
 

@@ -21,6 +21,11 @@
 //! | .. | one `*const VMFuncRef` per function |
 //! | .. | one engine-wide signature id per type index |
 //! | .. | one base address per memory (a memory never moves) |
+//! | .. | two slots (16 value bytes) per defined global, inline |
+//!
+//! Compiled code reads a defined global inline (one load at a constant
+//! offset) and an imported one through its pointer slot; the pointer slot
+//! of a defined global points at its inline bytes.
 
 use crate::compile::info::ModuleInfo;
 
@@ -114,6 +119,8 @@ pub(crate) struct VmOffsets {
     funcs: u32,
     type_ids: u32,
     memory_bases: u32,
+    defined_globals: u32,
+    num_imported_globals: u32,
     slots: u32,
 }
 
@@ -136,8 +143,10 @@ impl VmOffsets {
         let funcs = globals + len_u32(info.globals.len());
         let type_ids = funcs + len_u32(info.funcs.len());
         let memory_bases = type_ids + len_u32(info.types.len());
-        let slots = memory_bases + len_u32(info.memories.len());
-        VmOffsets { memories, tables, globals, funcs, type_ids, memory_bases, slots }
+        let defined_globals = memory_bases + len_u32(info.memories.len());
+        let num_defined_globals = len_u32(info.globals.len()).saturating_sub(info.num_imported_globals);
+        let slots = defined_globals + 2 * num_defined_globals;
+        VmOffsets { memories, tables, globals, funcs, type_ids, memory_bases, defined_globals, num_imported_globals: info.num_imported_globals, slots }
     }
     pub fn slots(&self) -> usize {
         self.slots as usize
@@ -150,6 +159,12 @@ impl VmOffsets {
     }
     pub fn global(&self, i: u32) -> i32 {
         byte_offset(self.globals + i)
+    }
+    /// Byte offset of global `i`'s inline value bytes; `None` for an
+    /// imported global (reached through its pointer slot, `global`).
+    pub fn defined_global(&self, i: u32) -> Option<i32> {
+        let defined = i.checked_sub(self.num_imported_globals)?;
+        Some(byte_offset(self.defined_globals + 2 * defined))
     }
     pub fn func(&self, i: u32) -> i32 {
         byte_offset(self.funcs + i)
@@ -170,6 +185,10 @@ impl VmOffsets {
     }
     pub fn global_slot(&self, i: u32) -> usize {
         (self.globals + i) as usize
+    }
+    /// First of the two slots holding defined global `defined`'s value.
+    pub fn defined_global_slot(&self, defined: u32) -> usize {
+        (self.defined_globals + 2 * defined) as usize
     }
     pub fn func_slot(&self, i: u32) -> usize {
         (self.funcs + i) as usize

@@ -21,11 +21,67 @@ use crate::vm::table::TableObj;
 use crate::vm::traps::Activation;
 
 /// A global owned by a store.
+///
+/// A global created by the host keeps its value in `own`. A global an
+/// instance defines keeps it inline in that instance's vmctx (compiled code
+/// reads it at a constant offset from vmctx); `value` then points there.
+/// The vmctx is a heap allocation owned by the instance, and instances live
+/// as long as their store, so the pointer stays valid as long as this
+/// object.
 #[derive(Debug)]
 pub(crate) struct GlobalObj {
-    /// The value cell compiled code reads and writes.
-    pub cell: VMGlobal,
+    /// Storage of a host-created global (unused when `value` is non-null).
+    own: VMGlobal,
+    /// The 16 value bytes inside a vmctx (8-byte aligned), or null.
+    value: *mut u8,
     pub ty: GlobalType,
+}
+
+// === impl GlobalObj ===
+
+impl GlobalObj {
+    /// A global with its own storage.
+    pub fn new(ty: GlobalType, raw: u128) -> Self {
+        GlobalObj { own: VMGlobal { bytes: raw.to_le_bytes() }, value: core::ptr::null_mut(), ty }
+    }
+
+    /// A global whose 16 value bytes are at `value`.
+    ///
+    /// # Safety
+    /// `value` must be valid for reads and writes of 16 bytes for as long
+    /// as this object lives, and accessed only by compiled code (of the
+    /// defining instance, or of an importing one through the pointer from
+    /// `cell_ptr`) and through this object.
+    pub unsafe fn inline(ty: GlobalType, value: *mut u8) -> Self {
+        GlobalObj { own: VMGlobal::default(), value, ty }
+    }
+
+    /// Where compiled code of an importing instance finds the value.
+    pub fn cell_ptr(&mut self) -> *mut u8 {
+        if self.value.is_null() { (&raw mut self.own).cast::<u8>() } else { self.value }
+    }
+
+    /// The raw value (little-endian, 16 bytes).
+    pub fn get(&self) -> u128 {
+        if self.value.is_null() {
+            return u128::from_le_bytes(self.own.bytes);
+        }
+        // SAFETY: `inline`'s contract: `value` is valid for 16-byte reads
+        // while `self` lives; the read is unaligned because vmctx slots are
+        // only 8-byte aligned.
+        u128::from_le_bytes(unsafe { self.value.cast::<[u8; 16]>().read_unaligned() })
+    }
+
+    /// Store a raw value.
+    pub fn set(&mut self, raw: u128) {
+        if self.value.is_null() {
+            self.own.bytes = raw.to_le_bytes();
+            return;
+        }
+        // SAFETY: as in `get`; no wasm code runs while the host holds
+        // `&mut StoreCore`, so nothing else accesses the bytes.
+        unsafe { self.value.cast::<[u8; 16]>().write_unaligned(raw.to_le_bytes()) }
+    }
 }
 
 /// The shim a host function's array trampoline calls:
