@@ -22,6 +22,7 @@ mod boot;
 mod console;
 mod drivers;
 mod fs;
+mod init;
 mod interrupts;
 mod ipi;
 mod ktest;
@@ -182,8 +183,11 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     if bootargs::has(platform.bootargs, "ktest") {
         ktest::run(platform.bootargs)
     }
-    if let Err(error) = sched::spawn("console", shell::run()) {
-        log::error!("cannot spawn the debug console: {error}");
+    // The console belongs to init (`/bin/sh`), or to the debug console
+    // with `init=debug` or when init cannot run.
+    let debug_console = bootargs::value(platform.bootargs, "init") == Some("debug");
+    if let Err(error) = sched::spawn("console", init::run(debug_console)) {
+        log::error!("cannot spawn init: {error}");
     }
     sched::run_worker()
 }

@@ -5,7 +5,7 @@
 //! QEMU on the host and reads what they print.
 //!
 //! ```text
-//! cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]… [-- bootargs…]
+//! cargo xtask run [--debug] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]… [-- bootargs…]
 //! cargo xtask initrd [--add PROG.wasm]…
 //! cargo xtask test [FILTER]
 //! cargo xtask bench SUITE
@@ -73,7 +73,7 @@ fn real_main() -> Result<()> {
 
 const USAGE: &str = "\
 usage:
-  cargo xtask run [--release] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]... [-- bootargs...]
+  cargo xtask run [--debug] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]... [-- bootargs...]
       build the loader, kernel and initrd (user/ programs in /bin) and boot
       Hypha in QEMU (console on stdio); --add puts PROG.wasm in /bin as PROG
   cargo xtask initrd [--add PROG.wasm]...
@@ -90,6 +90,7 @@ fn parse_run_options(args: &[String]) -> Result<kernel::RunOptions> {
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--release" => options.release = true,
+            "--debug" => options.release = false,
             "--gdb" => options.gdb = true,
             "--cpus" => {
                 let value = iter.next().context("--cpus needs a number")?;

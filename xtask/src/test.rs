@@ -25,6 +25,7 @@ pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
     results.push(runner_suite("wasi[host]", "wasi", &mut command)?);
     results.push(crate::kernel::test(filter)?);
     results.extend(crate::kernel::spec_test(filter)?);
+    results.push(crate::kernel::session_test(filter)?);
 
     println!();
     println!("=== summary ({:.0} s) ===", started.elapsed().as_secs_f64());
