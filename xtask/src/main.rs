@@ -56,6 +56,16 @@ fn real_main() -> Result<()> {
             let ok = test::run_all(filter.as_deref())?;
             if ok { Ok(()) } else { std::process::exit(1) }
         }
+        "session" => {
+            // Only the scripted console session (also part of `test`).
+            toolchain::ensure_targets()?;
+            let result = kernel::session_test(None)?;
+            println!("{}", result.summary_line());
+            if let Some(error) = &result.error {
+                println!("session: suite error: {error}");
+            }
+            if result.ok() { Ok(()) } else { std::process::exit(1) }
+        }
         "bench" => {
             let Some(suite) = rest.first() else {
                 bail!("usage: cargo xtask bench SUITE (one of: {})", bench::SUITES.join(", "));
@@ -78,6 +88,8 @@ usage:
       Hypha in QEMU (console on stdio); --add puts PROG.wasm in /bin as PROG
   cargo xtask initrd [--add PROG.wasm]...
       build only the initrd (what `run` passes to QEMU) and print its path
+  cargo xtask session
+      boot Hypha and run only the scripted console session of `test`
   cargo xtask test [FILTER]
       run every test suite (host crates, in-kernel tests, ...) and print
       one summary line per suite and `N passed, N failed` at the end
