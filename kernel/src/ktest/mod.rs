@@ -150,6 +150,9 @@ macro_rules! ktest {
     (async fn $name:ident() $body:block) => {
         $crate::ktest!(@register $name, None, $crate::ktest::DEFAULT_TIMEOUT_MS, false, { $crate::sched::block_on(async move $body) });
     };
+    (#[ignore = $reason:literal] #[timeout_ms = $timeout:literal] async fn $name:ident() $body:block) => {
+        $crate::ktest!(@register $name, Some($reason), $timeout, false, { $crate::sched::block_on(async move $body) });
+    };
     (@register $name:ident, $ignore:expr, $timeout:expr, $self_test:expr, $body:block) => {
         fn $name() $body
         const _: () = {
