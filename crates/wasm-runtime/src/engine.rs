@@ -29,6 +29,8 @@ struct EngineInner {
     trampolines: TrampolineCache,
     /// Signature ids, shared by every module and store.
     types: crate::vm::registry::TypeRegistry,
+    /// What precompiled artifacts must match (see [`Engine::fingerprint`]).
+    fingerprint: [u8; 32],
 }
 
 impl core::fmt::Debug for Engine {
@@ -56,6 +58,7 @@ impl Engine {
             )));
         }
         let compiler = Compiler::new(&config)?;
+        let fingerprint = fingerprint(&config, &*compiler.isa);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 epoch: AtomicU64::new(0),
@@ -64,6 +67,7 @@ impl Engine {
                 platform,
                 trampolines: TrampolineCache::default(),
                 types: crate::vm::registry::TypeRegistry::default(),
+                fingerprint,
             }),
         })
     }
@@ -149,6 +153,56 @@ impl Engine {
         let image = crate::compile::compile_module(&*self.inner.compiler.isa, &self.inner.config, &info, pending)?;
         Ok(image.bytes.len())
     }
+
+    /// Validate and compile `bytes` into a precompiled artifact (format in
+    /// [`crate::artifact`]) that [`Module::deserialize`](crate::Module::deserialize)
+    /// loads without compiling, on any engine with the same
+    /// [`fingerprint`](Engine::fingerprint). Works for any target, e.g.
+    /// riscv64 on an x86-64 host.
+    ///
+    /// # Errors
+    /// As [`crate::Module::new`].
+    pub fn precompile_artifact(&self, bytes: &[u8]) -> Result<alloc::vec::Vec<u8>> {
+        let (info, pending) = crate::compile::info::parse(bytes, self.inner.config.features)?;
+        let image = crate::compile::compile_module(&*self.inner.compiler.isa, &self.inner.config, &info, pending)?;
+        crate::artifact::write(&self.inner.fingerprint, &crate::artifact::wasm_digest(bytes), &image)
+    }
+
+    /// The SHA-256 identifying everything that shapes this engine's
+    /// machine code: the artifact format, this runtime's build (a hash of
+    /// its source and compiler crate versions), the target triple, every
+    /// Cranelift flag and ISA flag, and the code-changing
+    /// [`Config`] fields (features, memory strategy, epoch interruption,
+    /// fuel, optimisation). Two engines with the same fingerprint compile
+    /// the same wasm to the same code.
+    #[must_use]
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.inner.fingerprint
+    }
+}
+
+/// See [`Engine::fingerprint`]. Stack sizes, parallel compilation, the
+/// compile executor and Cranelift's IR verifier (on in debug builds) do not
+/// change the generated code and are left out.
+fn fingerprint(config: &Config, isa: &dyn cranelift_codegen::isa::TargetIsa) -> [u8; 32] {
+    use core::fmt::Write as _;
+    use sha2::Digest as _;
+    let mut text = alloc::string::String::new();
+    let _ = writeln!(text, "format {}", crate::artifact::FORMAT_VERSION);
+    let _ = writeln!(text, "runtime {} build {}", env!("CARGO_PKG_VERSION"), env!("HYPHA_WASM_BUILD_ID"));
+    let _ = writeln!(text, "triple {}", isa.triple());
+    for flag in isa.flags().iter() {
+        if flag.name != "enable_verifier" {
+            let _ = writeln!(text, "flag {} = {}", flag.name, flag.value_string());
+        }
+    }
+    for flag in isa.isa_flags() {
+        let _ = writeln!(text, "isa {} = {}", flag.name, flag.value_string());
+    }
+    let _ = writeln!(text, "features {:?}", config.features);
+    let _ = writeln!(text, "memory {:?}", config.memory_strategy);
+    let _ = writeln!(text, "epoch {} fuel {} optimize {}", config.epoch_interruption, config.consume_fuel, config.optimize);
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 // === impl TrampolineCache ===

@@ -209,6 +209,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod artifact;
 mod compile;
 mod config;
 mod engine;
@@ -230,6 +231,7 @@ mod vm;
 #[cfg(test)]
 mod tests;
 
+pub use artifact::ArtifactError;
 pub use config::{ASYNC_HOST_RESERVE, CompileExecutor, Config, Features, MemoryStrategy};
 pub use engine::Engine;
 pub use error::{Error, Result};

@@ -5,7 +5,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::compile::info::{ModuleInfo, parse};
-use crate::compile::compile_module;
+use crate::artifact::ArtifactError;
+use crate::compile::{CodeImage, compile_module};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::types::ExternType;
@@ -51,6 +52,50 @@ impl Module {
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
         let (info, pending) = parse(bytes, engine.config().features)?;
         let image = compile_module(&*engine.compiler().isa, engine.config(), &info, pending)?;
+        Self::from_image(engine, info, image)
+    }
+
+    /// Load a module from `bytes` and a precompiled `artifact` of them
+    /// (from [`Engine::precompile_artifact`]) without compiling: the
+    /// artifact must carry this engine's [`fingerprint`](Engine::fingerprint)
+    /// and the SHA-256 of `bytes`. The module-level sections of `bytes`
+    /// are parsed and validated again; function bodies are not validated,
+    /// because the artifact records that the compiler accepted exactly
+    /// these bytes under exactly this configuration.
+    ///
+    /// # Errors
+    /// An [`ArtifactError`] for an artifact that is not for these bytes
+    /// and this engine, is corrupted or malformed; the caller should then
+    /// compile with [`Module::new`].
+    pub fn deserialize(engine: &Engine, bytes: &[u8], artifact: &[u8]) -> core::result::Result<Self, ArtifactError> {
+        Self::deserialize_with_digest(engine, bytes, &crate::artifact::wasm_digest(bytes), artifact)
+    }
+
+    /// [`Module::deserialize`] for a caller that already knows the SHA-256
+    /// of `bytes` (e.g. it keys its own module cache by it) and vouches
+    /// that `sha256` is that digest; saves hashing the bytes again.
+    ///
+    /// # Errors
+    /// As [`Module::deserialize`].
+    pub fn deserialize_with_digest(
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &[u8; 32],
+        artifact: &[u8],
+    ) -> core::result::Result<Self, ArtifactError> {
+        let image = crate::artifact::read(artifact, &engine.fingerprint(), sha256)?;
+        let (info, _bodies) = parse(bytes, engine.config().features).map_err(ArtifactError::Module)?;
+        if image.funcs.len() != info.num_defined_funcs() {
+            return Err(ArtifactError::Malformed("function count differs from the module"));
+        }
+        if image.array_trampolines.len() != info.types.len() {
+            return Err(ArtifactError::Malformed("trampoline count differs from the module"));
+        }
+        Self::from_image(engine, info, image).map_err(ArtifactError::Module)
+    }
+
+    /// Publish `image`'s code and build the module around it.
+    fn from_image(engine: &Engine, info: ModuleInfo, image: CodeImage) -> Result<Self> {
         let func_offsets = image.funcs.iter().map(|(s, _)| *s).collect();
         let code = Arc::new(CodeObject::publish(
             engine.platform().clone(),
