@@ -43,6 +43,8 @@ mod wasm;
 
 #[cfg(feature = "ktest")]
 mod tests;
+#[cfg(feature = "ktest")]
+mod wasi_suite;
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hypha_boot_info::{BootInfo, bootargs};
@@ -179,6 +181,10 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     #[cfg(feature = "ktest")]
     if bootargs::has(platform.bootargs, "wasm.spec") {
         wasm::spec::run(platform.bootargs)
+    }
+    #[cfg(feature = "ktest")]
+    if bootargs::has(platform.bootargs, "wasi.suite") {
+        wasi_suite::run()
     }
     if bootargs::has(platform.bootargs, "ktest") {
         ktest::run(platform.bootargs)

@@ -152,6 +152,7 @@ impl std::error::Error for TarError {}
 enum Entry {
     Directory,
     File { contents: Vec<u8>, mode: u32 },
+    Symlink { target: String },
 }
 
 /// A ustar archive being assembled: paths (relative, `/`-separated) to
@@ -174,18 +175,40 @@ impl Archive {
     /// Adds a regular file with permission bits `mode` (and its parent
     /// directories).
     pub(crate) fn add_file(&mut self, path: &str, contents: Vec<u8>, mode: u32) -> Result<(), TarError> {
-        let components = components(path)?;
         if u64::try_from(contents.len()).map_or(true, |len| len > MAX_SIZE) {
             return Err(TarError::TooLarge(path.to_owned()));
         }
+        self.insert(path, Entry::File { contents, mode: mode & 0o7777 })
+    }
+
+    /// Adds a directory (and its parents); adding one that exists is a no-op.
+    pub(crate) fn add_dir(&mut self, path: &str) -> Result<(), TarError> {
+        if matches!(self.entries.get(path), Some(Entry::Directory)) {
+            return Ok(());
+        }
+        split_name(&format!("{path}/"))?;
+        self.insert(path, Entry::Directory)
+    }
+
+    /// Adds a symbolic link to `target` (at most 100 bytes, the ustar
+    /// link-name field), and its parent directories.
+    pub(crate) fn add_symlink(&mut self, path: &str, target: &str) -> Result<(), TarError> {
+        if target.is_empty() || target.len() > 100 || target.contains('\0') {
+            return Err(TarError::BadPath(target.to_owned()));
+        }
+        self.insert(path, Entry::Symlink { target: target.to_owned() })
+    }
+
+    fn insert(&mut self, path: &str, entry: Entry) -> Result<(), TarError> {
+        let components = components(path)?;
         split_name(path)?;
-        // Check everything first, so a refused file adds nothing.
+        // Check everything first, so a refused entry adds nothing.
         let mut new_directories = Vec::new();
         for depth in 1..components.len() {
             let directory = components[..depth].join("/");
             match self.entries.get(&directory) {
-                Some(Entry::File { .. }) => return Err(TarError::Conflict(directory)),
                 Some(Entry::Directory) => {}
+                Some(_) => return Err(TarError::Conflict(directory)),
                 None => {
                     split_name(&format!("{directory}/"))?;
                     new_directories.push(directory);
@@ -198,7 +221,7 @@ impl Archive {
         for directory in new_directories {
             self.entries.insert(directory, Entry::Directory);
         }
-        self.entries.insert(path.to_owned(), Entry::File { contents, mode: mode & 0o7777 });
+        self.entries.insert(path.to_owned(), entry);
         Ok(())
     }
 
@@ -210,6 +233,11 @@ impl Archive {
             let header = match entry {
                 Entry::Directory => header(&format!("{path}/"), b'5', 0o755, 0),
                 Entry::File { contents, mode } => header(path, b'0', *mode, contents.len() as u64),
+                Entry::Symlink { target } => header(path, b'2', 0o777, 0).map(|mut block| {
+                    block[157..157 + target.len()].copy_from_slice(target.as_bytes());
+                    checksum(&mut block);
+                    block
+                }),
             };
             // Paths were checked when added; a header always exists here.
             let Some(header) = header else { continue };
@@ -274,14 +302,18 @@ fn header(path: &str, typeflag: u8, mode: u32, size: u64) -> Option<[u8; BLOCK]>
     block[265..269].copy_from_slice(b"root");
     block[297..301].copy_from_slice(b"root");
     block[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
-    // The checksum is summed with its own field as eight spaces, then
-    // written as six octal digits, NUL, space.
+    checksum(&mut block);
+    Some(block)
+}
+
+/// Fills in the header checksum: summed with its own field as eight
+/// spaces, then written as six octal digits, NUL, space.
+fn checksum(block: &mut [u8; BLOCK]) {
     block[148..156].fill(b' ');
     let sum: u64 = block.iter().map(|&byte| u64::from(byte)).sum();
     octal(&mut block[148..155], sum);
     block[154] = 0;
     block[155] = b' ';
-    Some(block)
 }
 
 #[cfg(test)]
@@ -346,6 +378,21 @@ mod tests {
         );
         assert_eq!(entries[1].3, vec![7; 513]);
         assert_eq!(entries[5].3, b"hello\n");
+    }
+
+    #[test]
+    fn directories_and_symlinks_round_trip() {
+        let mut archive = Archive::new();
+        archive.add_dir("t/empty").unwrap();
+        archive.add_dir("t/empty").unwrap();
+        archive.add_symlink("t/link", "../target").unwrap();
+        let bytes = archive.to_bytes();
+        let entries = read(&bytes);
+        let summary: Vec<(&str, u8)> = entries.iter().map(|(path, kind, _, _)| (path.as_str(), *kind)).collect();
+        assert_eq!(summary, [("t/", b'5'), ("t/empty/", b'5'), ("t/link", b'2')]);
+        assert_eq!(&bytes[2 * BLOCK + 157..2 * BLOCK + 166], b"../target");
+        assert!(matches!(archive.add_symlink("t/long", &"x".repeat(101)), Err(TarError::BadPath(_))));
+        assert_eq!(archive.add_file("t/link/f", Vec::new(), 0o644), Err(TarError::Conflict("t/link".into())));
     }
 
     #[test]

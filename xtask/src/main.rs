@@ -8,6 +8,7 @@
 //! cargo xtask run [--debug] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]… [-- bootargs…]
 //! cargo xtask initrd [--add PROG.wasm]…
 //! cargo xtask test [FILTER]
+//! cargo xtask wasi [FILTER]
 //! cargo xtask bench SUITE
 //! ```
 
@@ -66,6 +67,20 @@ fn real_main() -> Result<()> {
             }
             if result.ok() { Ok(()) } else { std::process::exit(1) }
         }
+        "wasi" => {
+            // Only the wasi-testsuite in the kernel (also part of `test`).
+            toolchain::ensure_targets()?;
+            let results = kernel::wasi_test(rest.first().map(String::as_str))?;
+            let mut ok = true;
+            for result in &results {
+                println!("{}", result.summary_line());
+                if let Some(error) = &result.error {
+                    println!("{}: suite error: {error}", result.name);
+                }
+                ok &= result.ok();
+            }
+            if ok { Ok(()) } else { std::process::exit(1) }
+        }
         "bench" => {
             let Some(suite) = rest.first() else {
                 bail!("usage: cargo xtask bench SUITE (one of: {})", bench::SUITES.join(", "));
@@ -90,6 +105,9 @@ usage:
       build only the initrd (what `run` passes to QEMU) and print its path
   cargo xtask session
       boot Hypha and run only the scripted console session of `test`
+  cargo xtask wasi [FILTER]
+      run only the wasi-testsuite inside the kernel (tests whose name
+      contains FILTER), as `test` does
   cargo xtask test [FILTER]
       run every test suite (host crates, in-kernel tests, ...) and print
       one summary line per suite and `N passed, N failed` at the end

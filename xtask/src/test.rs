@@ -23,6 +23,7 @@ pub(crate) fn run_all(filter: Option<&str>) -> Result<bool> {
     command.current_dir(&root).args(["run", "--release", "--quiet", "-p", "hypha-run", "--bin", "wasi-testsuite", "--"]);
     command.args(filter);
     results.push(runner_suite("wasi[host]", "wasi", &mut command)?);
+    results.extend(crate::kernel::wasi_test(filter)?);
     results.push(crate::kernel::test(filter)?);
     results.extend(crate::kernel::spec_test(filter)?);
     results.push(crate::kernel::session_test(filter)?);

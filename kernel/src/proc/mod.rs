@@ -242,13 +242,21 @@ type Built = (Store<ProcData>, Func, u64);
 /// # Errors
 /// [`SpawnError`]; nothing is left behind.
 pub fn spawn(request: Spawn<'_>) -> Result<Pid, SpawnError> {
+    spawn_in(request, wasi::Preopen::Root)
+}
+
+/// Like [`spawn`], with `preopen` at fd 3 instead of the kernel's `/`.
+///
+/// # Errors
+/// As [`spawn`].
+pub fn spawn_in(request: Spawn<'_>, preopen: wasi::Preopen) -> Result<Pid, SpawnError> {
     let engine = engine().map_err(compile_error)?;
     check_tables(request.bytes, request.limits)?;
     let (module, fresh) = cache::get_or_compile(engine, request.bytes).map_err(compile_error)?;
     let shared = table::insert(request.parent, request.name, request.stopped).map_err(|_| SpawnError::Again)?;
     let pid = shared.pid;
     let limits = request.limits;
-    let ctx = match wasi::new_ctx(&request.args, &request.env, request.stdio) {
+    let ctx = match wasi::new_ctx(&request.args, &request.env, request.stdio, preopen) {
         Ok(ctx) => ctx,
         Err(errno) => {
             table::remove(pid);

@@ -42,12 +42,26 @@ impl Clock for KernelClock {
 /// made by the kernel), or the null device.
 pub type StdioSlot = Option<SharedFd<RootFs>>;
 
+/// What a process finds preopened at fd 3.
+#[derive(Debug, Clone, Default)]
+pub enum Preopen {
+    /// The kernel's whole tree, `/` preopened as the guest's root
+    /// (absolute symlinks resolve inside it).
+    #[default]
+    Root,
+    /// One directory of the kernel's tree preopened under `name`, the way
+    /// a host runtime preopens a host directory: `..` stops at it and
+    /// absolute symlinks are `notcapable` (the wasi-testsuite runner).
+    #[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the wasi-testsuite runner (test builds) preopens a directory"))]
+    Dir { node: hypha_vfs::VfsNode, name: String },
+}
+
 /// The context of a new process: `args`, `env` (`NAME=value` strings),
-/// fds 0-2 from `stdio` (`None`: null), fd 3 = `/` preopened.
+/// fds 0-2 from `stdio` (`None`: null), fd 3 = `preopen`.
 ///
 /// # Errors
 /// What installing the descriptors reports.
-pub fn new_ctx(args: &[String], env: &[String], stdio: [StdioSlot; 3]) -> Result<WasiCtx<RootFs>, Errno> {
+pub fn new_ctx(args: &[String], env: &[String], stdio: [StdioSlot; 3], preopen: Preopen) -> Result<WasiCtx<RootFs>, Errno> {
     let fs = new_root_fs();
     let root = fs.root();
     let mut ctx = WasiCtx::new(fs, Box::new(KernelClock), Box::new(crate::random::KernelRandom));
@@ -64,7 +78,10 @@ pub fn new_ctx(args: &[String], env: &[String], stdio: [StdioSlot; 3]) -> Result
             None => ctx.set_stderr(Box::new(super::stdio::NullOut)),
         }
     }
-    ctx.preopen_root(root, "/")?;
+    match preopen {
+        Preopen::Root => ctx.preopen_root(root, "/")?,
+        Preopen::Dir { node, name } => ctx.preopen_dir(node, &name)?,
+    };
     Ok(ctx)
 }
 

@@ -24,10 +24,12 @@ mod results;
 mod session;
 mod spec;
 mod symbolize;
+mod wasi;
 
 pub(crate) use image::target_dir;
 pub(crate) use session::test as session_test;
 pub(crate) use spec::test as spec_test;
+pub(crate) use wasi::test as wasi_test;
 
 use crate::suite::SuiteResult;
 use anyhow::{Context as _, Result, bail};
