@@ -18,6 +18,35 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-znotext");
     println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
     programs(&manifest_dir);
+    bench_programs(&manifest_dir);
+}
+
+/// `src/bench/programs/NAME.wat` (the kernel benchmarks' programs, which
+/// import `hypha_bench` and are not in `/bin`) -> `$OUT_DIR/bench_programs.rs`
+/// as `BENCH_PROGRAMS: &[(&str, &[u8])]`, sorted by name.
+fn bench_programs(manifest_dir: &std::path::Path) {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let dir = manifest_dir.join("src/bench/programs");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("kernel/src/bench/programs exists")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "wat").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    let mut list = String::from("/// The kernel benchmarks' programs: (name, module bytes).\npub const BENCH_PROGRAMS: &[(&str, &[u8])] = &[\n");
+    for name in &names {
+        let source = dir.join(format!("{name}.wat"));
+        println!("cargo:rerun-if-changed={}", source.display());
+        let bytes = wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        let wasm = out_dir.join(format!("bench_{name}.wasm"));
+        std::fs::write(&wasm, bytes).expect("writing OUT_DIR");
+        writeln!(list, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
+    }
+    list.push_str("];\n");
+    std::fs::write(out_dir.join("bench_programs.rs"), list).expect("writing OUT_DIR");
 }
 
 /// `programs/NAME.wat` -> `$OUT_DIR/NAME.wasm`, listed in `programs.rs` as

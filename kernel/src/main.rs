@@ -18,6 +18,8 @@
 
 mod arch;
 mod backtrace;
+#[cfg(feature = "ktest")]
+mod bench;
 mod boot;
 mod console;
 mod drivers;
@@ -185,6 +187,10 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     #[cfg(feature = "ktest")]
     if bootargs::has(platform.bootargs, "wasi.suite") {
         wasi_suite::run()
+    }
+    #[cfg(feature = "ktest")]
+    if bootargs::has(platform.bootargs, "bench") {
+        bench::run(platform.bootargs)
     }
     if bootargs::has(platform.bootargs, "ktest") {
         ktest::run(platform.bootargs)

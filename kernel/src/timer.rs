@@ -18,6 +18,9 @@ static TICK_TICKS: AtomicU64 = AtomicU64::new(0);
 static NEXT_TICK: [AtomicU64; MAX_HARTS] = [const { AtomicU64::new(0) }; MAX_HARTS];
 /// Per hart: an extra wake-up deadline (0 = none).
 static WAKE_UP: [AtomicU64; MAX_HARTS] = [const { AtomicU64::new(0) }; MAX_HARTS];
+/// Per hart: when the last periodic tick it handled was due (`time`
+/// ticks; the benchmarks measure preemption latency from it).
+static LAST_TICK_DUE: [AtomicU64; MAX_HARTS] = [const { AtomicU64::new(0) }; MAX_HARTS];
 
 /// Chooses the timer mechanism (once, on the boot hart).
 pub fn init(sstc: bool) {
@@ -68,6 +71,14 @@ pub fn wake_at(deadline: u64) {
     program(index);
 }
 
+/// When the last periodic tick this hart handled was due (`time` ticks;
+/// 0 before the first).
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the kernel benchmarks (test builds) ask"))]
+#[must_use]
+pub fn last_tick_due() -> u64 {
+    LAST_TICK_DUE[crate::percpu::current().index].load(Ordering::Relaxed)
+}
+
 /// The timer interrupt.
 pub fn handle() {
     let per_cpu = crate::percpu::current();
@@ -82,6 +93,7 @@ pub fn handle() {
         return;
     }
     per_cpu.timer_ticks.fetch_add(1, Ordering::Relaxed);
+    LAST_TICK_DUE[per_cpu.index].store(NEXT_TICK[per_cpu.index].load(Ordering::Relaxed), Ordering::Relaxed);
     schedule_next();
     // Preemption: processes yield at their next epoch check.
     crate::proc::on_timer_tick();

@@ -52,6 +52,9 @@ pub fn add_to_linker(linker: &mut Linker<ProcData>) {
     linker.func_new(MODULE, "meminfo", ty(2, false), |caller, params, results| sync(caller, results, |c| meminfo(c, params)));
     linker.func_new(MODULE, "sysinfo", ty(2, false), |caller, params, results| sync(caller, results, |c| sysinfo(c, params)));
     linker.func_new(MODULE, "shutdown", ty(1, false), |caller, params, results| sync(caller, results, |_| shutdown(params)));
+    // Test builds: the benchmarks' `hypha_bench.mark`.
+    #[cfg(feature = "ktest")]
+    crate::bench::marks::add_to_linker(linker);
 }
 
 // === helpers ===

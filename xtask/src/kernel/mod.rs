@@ -18,6 +18,7 @@
 //! fallback, the SBI timer path and optimised code are covered. Finally two boots with `kaslr.seed=1` and `kaslr.seed=2` must
 //! place the kernel at different addresses.
 
+mod bench;
 mod boot;
 mod image;
 mod results;
@@ -26,6 +27,7 @@ mod spec;
 mod symbolize;
 mod wasi;
 
+pub(crate) use bench::run as bench;
 pub(crate) use image::target_dir;
 pub(crate) use session::test as session_test;
 pub(crate) use spec::test as spec_test;

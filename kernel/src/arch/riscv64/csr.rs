@@ -18,6 +18,19 @@ pub fn read_time() -> u64 {
     ticks
 }
 
+/// Reads the `cycle` CSR (OpenSBI lets S-mode read it). Under QEMU TCG
+/// it counts host clock ticks; with `-icount` it counts guest
+/// instructions (the benchmarks' "cycles", `kernel/src/bench`).
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the kernel benchmarks (test builds) read it"))]
+#[inline]
+#[must_use]
+pub fn read_cycle() -> u64 {
+    let cycles: u64;
+    // SAFETY: reading a counter has no side effects.
+    unsafe { core::arch::asm!("rdcycle {0}", out(reg) cycles, options(nomem, nostack)) };
+    cycles
+}
+
 /// Waits for an interrupt (returns at once if one is pending, even when
 /// `sstatus.SIE` is clear).
 #[inline]
