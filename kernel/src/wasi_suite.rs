@@ -22,7 +22,7 @@
 //!
 //! Each test is spawned with [`proc::spawn_in`], so epoch preemption, the
 //! process quotas and the module cache apply as to any program. Prints
-//! `PASS`/`FAIL NAME (ms)[: reason]` per test, then per suite
+//! `PASS`/`FAIL NAME (T ms, spawn S ms)[: reason]` per test, then per suite
 //! `wasi-testsuite[kernel] SUITE: P/T passed`, and last
 //! `wasi: P passed, F failed`; exits QEMU with 0 only if all passed.
 //!
@@ -84,6 +84,7 @@ async fn run_all() -> Result<bool, String> {
     }
     let started = crate::time::uptime_us();
     let (mut passed, mut failed) = (0usize, 0usize);
+    let mut total_spawn_us = 0;
     let mut lines = Vec::new();
     for suite in &suites {
         let dir = format!("{SUITES_DIR}/{suite}");
@@ -91,17 +92,20 @@ async fn run_all() -> Result<bool, String> {
         let mut suite_passed = 0;
         for (index, name) in tests.iter().enumerate() {
             let test_started = crate::time::uptime_us();
-            let verdict = run_test(&vfs, &dir, name, index).await;
+            let mut spawn_us = 0;
+            let verdict = run_test(&vfs, &dir, name, index, &mut spawn_us).await;
             let ms = (crate::time::uptime_us() - test_started) / 1000;
+            let spawn_ms = spawn_us / 1000;
             match verdict {
                 Ok(()) => {
                     suite_passed += 1;
-                    crate::println!("PASS {name} ({ms} ms)");
+                    crate::println!("PASS {name} ({ms} ms, spawn {spawn_ms} ms)");
                 }
                 Err(why) => {
-                    crate::println!("FAIL {name} ({ms} ms): {why}");
+                    crate::println!("FAIL {name} ({ms} ms, spawn {spawn_ms} ms): {why}");
                 }
             }
+            total_spawn_us += spawn_us;
         }
         passed += suite_passed;
         failed += tests.len() - suite_passed;
@@ -110,7 +114,11 @@ async fn run_all() -> Result<bool, String> {
     for line in &lines {
         crate::println!("{line}");
     }
-    crate::println!("wasi-testsuite: finished in {} ms", (crate::time::uptime_us() - started) / 1000);
+    crate::println!(
+        "wasi-testsuite: finished in {} ms ({} ms of it spawning: compiling and instantiating)",
+        (crate::time::uptime_us() - started) / 1000,
+        total_spawn_us / 1000
+    );
     crate::println!("wasi: {passed} passed, {failed} failed");
     Ok(failed == 0 && passed > 0)
 }
@@ -196,7 +204,9 @@ fn parse_spec(text: &str) -> Result<Spec, String> {
 // === one test ===
 
 /// Runs test `name` of suite directory `dir`; `Err` says what differed.
-async fn run_test(vfs: &Vfs, dir: &str, name: &str, index: usize) -> Result<(), String> {
+/// `spawn_us` gets the time [`proc::spawn_in`] took (compiling the module
+/// unless cached, instantiating it).
+async fn run_test(vfs: &Vfs, dir: &str, name: &str, index: usize, spawn_us: &mut u64) -> Result<(), String> {
     let wasm_path = format!("{dir}/{name}.wasm");
     let bytes = vfs.read_file(&wasm_path).map_err(|e| format!("reading {wasm_path}: {}", errno(e)))?;
     let spec = match vfs.read_file(&format!("{dir}/{name}.spec")) {
@@ -211,7 +221,7 @@ async fn run_test(vfs: &Vfs, dir: &str, name: &str, index: usize) -> Result<(), 
         Some(root) => Some(Scratch::copy_of(vfs, &format!("{dir}/{root}"), index)?),
         None => None,
     };
-    let outcome = run_program(&bytes, name, &spec, scratch.as_ref()).await;
+    let outcome = run_program(&bytes, name, &spec, scratch.as_ref(), spawn_us).await;
     let removed = scratch.map_or(Ok(()), |s| s.remove(vfs));
     let seen = outcome?;
     removed?;
@@ -225,7 +235,7 @@ struct Observed {
     stderr: Vec<u8>,
 }
 
-async fn run_program(bytes: &[u8], name: &str, spec: &Spec, scratch: Option<&Scratch>) -> Result<Observed, String> {
+async fn run_program(bytes: &[u8], name: &str, spec: &Spec, scratch: Option<&Scratch>, spawn_us: &mut u64) -> Result<Observed, String> {
     let stdout = Capture::new();
     let stderr = Capture::new();
     let mut args = vec![format!("{name}.wasm")];
@@ -245,7 +255,10 @@ async fn run_program(bytes: &[u8], name: &str, spec: &Spec, scratch: Option<&Scr
         Some(scratch) => proc::wasi::Preopen::Dir { node: scratch.node, name: String::from("/") },
         None => proc::wasi::Preopen::Root,
     };
-    let pid = proc::spawn_in(request, preopen).map_err(|e| format!("spawn: {e}"))?;
+    let spawn_started = crate::time::uptime_us();
+    let spawned = proc::spawn_in(request, preopen);
+    *spawn_us = crate::time::uptime_us() - spawn_started;
+    let pid = spawned.map_err(|e| format!("spawn: {e}"))?;
     let status = match crate::sched::timeout(TEST_TIMEOUT, proc::wait(0, pid)).await {
         Ok(Ok(status)) => status,
         Ok(Err(error)) => return Err(format!("wait: {error:?}")),
