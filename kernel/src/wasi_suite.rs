@@ -46,6 +46,9 @@ use hypha_wasi::{Errno, FileSystem, OpenOptions, OutputStream, SharedFd};
 use crate::proc::{self, ExitStatus};
 use crate::sync::SpinLock;
 
+mod spec;
+use spec::{Spec, parse_spec};
+
 /// Where xtask puts the suites (one directory each) in the initrd.
 pub const SUITES_DIR: &str = "/wasi-tests";
 /// Where each test's fixture copy is made.
@@ -135,70 +138,6 @@ fn discover(vfs: &Vfs, dir: &str) -> Result<Vec<String>, String> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-// === the test specification ===
-
-/// What a test expects, from its JSON file as xtask rewrote it (the host
-/// runner's defaults when it has none).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Spec {
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    root: Option<String>,
-    exit_code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Undoes xtask's escaping: `\\` is a backslash, `\n` a newline, `\r` a
-/// carriage return; anything else after a backslash is malformed.
-fn unescape(text: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            other => return Err(format!("bad escape `\\{}`", other.map_or_else(String::new, |c| c.to_string()))),
-        }
-    }
-    Ok(out)
-}
-
-/// Parses the specification xtask wrote from a test's JSON file
-/// (`NAME.spec`, see `xtask/src/kernel/wasi.rs`): one `KEY VALUE` per
-/// line, values escaped ([`unescape`]); keys `arg` (repeated, in order),
-/// `env` (`NAME=value`, repeated), `root`, `exit_code`, `stdout`,
-/// `stderr`. Unknown keys are an error, so the two sides cannot drift
-/// apart silently.
-fn parse_spec(text: &str) -> Result<Spec, String> {
-    let mut spec = Spec::default();
-    for (number, line) in (1..).zip(text.lines()) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, raw) = line.split_once(' ').unwrap_or((line, ""));
-        let value = unescape(raw).map_err(|e| format!("line {number}: {e}"))?;
-        match key {
-            "arg" => spec.args.push(value),
-            "env" => {
-                let (name, value) = value.split_once('=').ok_or_else(|| format!("line {number}: `env` without `=`"))?;
-                spec.env.push((String::from(name), String::from(value)));
-            }
-            "root" => spec.root = Some(value),
-            "exit_code" => spec.exit_code = value.parse().map_err(|_| format!("line {number}: exit_code `{value}`"))?,
-            "stdout" => spec.stdout = value,
-            "stderr" => spec.stderr = value,
-            other => return Err(format!("line {number}: unknown key `{other}`")),
-        }
-    }
-    Ok(spec)
 }
 
 // === one test ===

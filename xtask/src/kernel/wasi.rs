@@ -26,6 +26,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The kernel's reader of [`encode_spec`]'s format, compiled here too so
+/// the host tests check the round trip.
+#[cfg(test)]
+#[path = "../../../kernel/src/wasi_suite/spec.rs"]
+mod kernel_spec;
+
 /// The suite's name in `cargo xtask test`'s summary.
 const NAME: &str = "wasi[kernel]";
 /// The subset of the wasi-testsuite the kernel runs (its directory name
@@ -292,6 +298,31 @@ mod tests {
                 "stderr err"
             ]
         );
+    }
+
+    #[test]
+    fn the_kernel_reads_back_what_xtask_writes() {
+        let spec = Spec {
+            args: vec!["two words".into(), "back\\slash\\n".into(), String::new()],
+            env: vec![("K".into(), "line\nbreak\r=x".into()), ("E".into(), String::new())],
+            root: Some("fs-tests.dir".into()),
+            exit_code: -7,
+            stdout: "out # not a comment".into(),
+            stderr: "\\".into(),
+        };
+        let read = kernel_spec::parse_spec(&encode_spec(&spec)).unwrap();
+        assert_eq!(read.args, spec.args);
+        assert_eq!(read.env, spec.env);
+        assert_eq!(read.root, spec.root);
+        assert_eq!((read.exit_code, read.stdout.as_str(), read.stderr.as_str()), (-7, spec.stdout.as_str(), "\\"));
+        let default = kernel_spec::parse_spec(&encode_spec(&Spec::default())).unwrap();
+        assert_eq!(default, kernel_spec::Spec::default());
+        // The kernel refuses what xtask never writes.
+        assert!(kernel_spec::parse_spec("colour blue\n").is_err());
+        assert!(kernel_spec::parse_spec("env NOEQUALS\n").is_err());
+        assert!(kernel_spec::parse_spec("exit_code x\n").is_err());
+        assert!(kernel_spec::unescape("a\\tb").is_err());
+        assert!(kernel_spec::unescape("trailing\\").is_err());
     }
 
     #[test]
