@@ -1,6 +1,10 @@
 //! The initrd: every program of the `user/` workspace (built for
 //! `wasm32-wasip1`) under `/bin/NAME`, plus `/etc/motd`, packed as a POSIX
 //! ustar archive that QEMU loads with `-initrd` and the kernel mounts at `/`.
+//! Each program's machine code, precompiled on the host for the process
+//! engines of the machines xtask boots, is under
+//! `/lib/hypha/cache/<engine>/<sha256>` ([`precompile`]; the kernel loads it
+//! instead of compiling, see `kernel/src/proc/cache.rs`).
 //!
 //! The archive is deterministic: entries sorted by path, every parent
 //! directory listed before its contents, owner 0:0, one fixed mtime
@@ -49,10 +53,13 @@ pub(crate) fn build(name: &str, extra: &[PathBuf]) -> Result<PathBuf> {
     }
     let count = programs.len();
     let mut archive = Archive::new();
-    for (name, contents) in programs {
-        archive.add_file(&format!("bin/{name}"), contents, 0o755)?;
+    for (name, contents) in &programs {
+        archive.add_file(&format!("bin/{name}"), contents.clone(), 0o755)?;
     }
     archive.add_file("etc/motd", MOTD.as_bytes().to_vec(), 0o644)?;
+    for (path, contents) in precompile(&programs)? {
+        archive.add_file(&path, contents, 0o644)?;
+    }
     let bytes = archive.to_bytes();
     let out = crate::kernel::target_dir().join(format!("{name}.tar"));
     std::fs::create_dir_all(out.parent().unwrap_or(Path::new("."))).context("creating the target directory")?;
@@ -96,6 +103,71 @@ fn build_userland() -> Result<Vec<PathBuf>> {
         bail!("building user/ produced no programs");
     }
     Ok(programs)
+}
+
+/// The process-engine variants of the machines xtask boots (see
+/// `hypha_proc_engine::Machine::name`): QEMU's default `rv64` CPU has no V
+/// extension; `run`, the session and the Sv48 test machine use guard
+/// pages, the Sv39 test machine bounds checks.
+const PRECOMPILE_MACHINES: &str = "scalar-guard,scalar-bounds";
+
+/// Precompiles every program for [`PRECOMPILE_MACHINES`] with the host tool
+/// `hypha-precompile` (crates/proc-engine) and returns the artifacts as
+/// (initrd path under `lib/hypha/cache/`, contents), sorted by path. The
+/// tool keeps its artifacts in `TARGET/precompile/out` (named by engine
+/// fingerprint and wasm digest), so unchanged programs are not compiled
+/// again; a program that does not compile for a variant just has no
+/// artifact there (the kernel compiles it, and refuses it the same way).
+fn precompile(programs: &BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Vec<u8>>> {
+    let tool = build_precompiler()?;
+    let dir = crate::kernel::target_dir().join("precompile");
+    let inputs = dir.join("in");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&inputs).with_context(|| format!("creating {}", inputs.display()))?;
+    let mut files = Vec::new();
+    for (name, contents) in programs {
+        let path = inputs.join(format!("{name}.wasm"));
+        if std::fs::read(&path).ok().as_deref() != Some(&contents[..]) {
+            std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+        }
+        files.push(path);
+    }
+    let output = Command::new(&tool)
+        .arg("--machines")
+        .arg(PRECOMPILE_MACHINES)
+        .arg(&out)
+        .args(&files)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", tool.display()))?;
+    if !output.status.success() {
+        bail!("precompiling the programs failed ({})", output.status);
+    }
+    let mut artifacts = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if !line.starts_with("lib/hypha/cache/") || line.contains("..") {
+            bail!("hypha-precompile printed an unexpected path `{line}`");
+        }
+        let contents = std::fs::read(out.join(line)).with_context(|| format!("reading the artifact {line}"))?;
+        artifacts.insert(line.to_owned(), contents);
+    }
+    Ok(artifacts)
+}
+
+/// `cargo build --release` of the host tool `hypha-precompile`; its path.
+fn build_precompiler() -> Result<PathBuf> {
+    let status = Command::new(env!("CARGO"))
+        .current_dir(crate::workspace_root())
+        // Flags meant for the riscv64 builds do not apply to a host tool.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args(["build", "--release", "--quiet", "--package", "hypha-proc-engine", "--features", "cli", "--bin", "hypha-precompile"])
+        .status()
+        .context("running cargo build for hypha-precompile")?;
+    if !status.success() {
+        bail!("building hypha-precompile failed ({status})");
+    }
+    Ok(crate::kernel::target_dir().join("release").join("hypha-precompile"))
 }
 
 /// The bytes of the WebAssembly module at `path`.

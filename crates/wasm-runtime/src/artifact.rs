@@ -35,6 +35,8 @@
 //! trampolines u32, then offset u32 per type
 //! traps u32, then (offset u32, code u8) per trap site, sorted by offset
 //! code length u32, then the code bytes (relocations applied)
+//! host trampolines u32, then per trampoline: type index u32,
+//!   traps u32 + (offset u32, code u8) each, code length u32 + code bytes
 //! checksum u64 over everything before it
 //! ```
 
@@ -43,7 +45,7 @@ use core::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::compile::CodeImage;
+use crate::compile::{CodeImage, HostTrampoline};
 use crate::error::Error;
 use crate::trap::TrapCode;
 
@@ -173,6 +175,15 @@ fn len_u32(n: usize) -> Result<u32, Error> {
     u32::try_from(n).map_err(|_| Error::Resource("artifact table larger than 4 GiB".into()))
 }
 
+fn put_traps(out: &mut Vec<u8>, traps: &[(u32, Option<TrapCode>)]) -> Result<(), Error> {
+    put_u32(out, len_u32(traps.len())?);
+    for &(offset, code) in traps {
+        put_u32(out, offset);
+        out.push(encode_trap(code));
+    }
+    Ok(())
+}
+
 /// Writes the artifact of `image`, compiled by an engine with `fingerprint`
 /// from wasm whose SHA-256 is `wasm_sha256`.
 pub(crate) fn write(fingerprint: &[u8; 32], wasm_sha256: &[u8; 32], image: &CodeImage) -> Result<Vec<u8>, Error> {
@@ -191,13 +202,16 @@ pub(crate) fn write(fingerprint: &[u8; 32], wasm_sha256: &[u8; 32], image: &Code
     for &t in &image.array_trampolines {
         put_u32(&mut out, t);
     }
-    put_u32(&mut out, len_u32(image.traps.len())?);
-    for &(offset, code) in &image.traps {
-        put_u32(&mut out, offset);
-        out.push(encode_trap(code));
-    }
+    put_traps(&mut out, &image.traps)?;
     put_u32(&mut out, len_u32(image.bytes.len())?);
     out.extend_from_slice(&image.bytes);
+    put_u32(&mut out, len_u32(image.host_trampolines.len())?);
+    for t in &image.host_trampolines {
+        put_u32(&mut out, t.type_index);
+        put_traps(&mut out, &t.traps)?;
+        put_u32(&mut out, len_u32(t.bytes.len())?);
+        out.extend_from_slice(&t.bytes);
+    }
     let sum = checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     Ok(out)
@@ -222,6 +236,16 @@ impl<'a> Reader<'a> {
     }
     fn u8(&mut self) -> Result<u8, ArtifactError> {
         Ok(self.take(1)?[0])
+    }
+    /// A trap table: count, then (offset u32, code u8) each.
+    fn traps(&mut self) -> Result<Vec<(u32, Option<TrapCode>)>, ArtifactError> {
+        let n = self.count(5)?;
+        let mut traps = Vec::with_capacity(n);
+        for _ in 0..n {
+            let offset = self.u32()?;
+            traps.push((offset, decode_trap(self.u8()?)?));
+        }
+        Ok(traps)
     }
     /// A count of entries of `entry` bytes each, refused when they cannot
     /// fit in what is left (so a corrupt count never allocates much).
@@ -274,17 +298,23 @@ pub(crate) fn read(artifact: &[u8], fingerprint: &[u8; 32], wasm_sha256: &[u8; 3
     for _ in 0..n {
         array_trampolines.push(r.u32()?);
     }
-    let n = r.count(5)?;
-    let mut traps = Vec::with_capacity(n);
-    for _ in 0..n {
-        let offset = r.u32()?;
-        traps.push((offset, decode_trap(r.u8()?)?));
-    }
+    let traps = r.traps()?;
     let code_len = r.count(1)?;
     let bytes = r.take(code_len)?.to_vec();
+    let n = r.count(12)?;
+    let mut host_trampolines = Vec::with_capacity(n);
+    for _ in 0..n {
+        let type_index = r.u32()?;
+        let traps = r.traps()?;
+        let len = r.count(1)?;
+        let code = r.take(len)?.to_vec();
+        check_traps(&traps, code.len())?;
+        host_trampolines.push(HostTrampoline { type_index, bytes: code, traps });
+    }
     if r.at != body.len() {
         return Err(ArtifactError::Malformed("bytes after the code"));
     }
+    check_traps(&traps, code_len)?;
     let code_len = u32::try_from(code_len).map_err(|_| ArtifactError::Malformed("code larger than 4 GiB"))?;
     // Functions: in order, not overlapping, inside the code.
     let mut end = 0u32;
@@ -298,10 +328,15 @@ pub(crate) fn read(artifact: &[u8], fingerprint: &[u8; 32], wasm_sha256: &[u8; 3
     if array_trampolines.iter().any(|&t| t >= code_len) {
         return Err(ArtifactError::Malformed("trampoline outside the code"));
     }
-    if traps.iter().any(|&(o, _)| o >= code_len) || !traps.is_sorted_by(|a, b| a.0 < b.0) {
+    Ok(CodeImage { bytes, funcs, array_trampolines, traps, host_trampolines })
+}
+
+/// Trap sites must be inside the code (`len` bytes) and strictly sorted.
+fn check_traps(traps: &[(u32, Option<TrapCode>)], len: usize) -> Result<(), ArtifactError> {
+    if traps.iter().any(|&(o, _)| usize::try_from(o).map_or(true, |o| o >= len)) || !traps.is_sorted_by(|a, b| a.0 < b.0) {
         return Err(ArtifactError::Malformed("trap sites outside the code or not sorted"));
     }
-    Ok(CodeImage { bytes, funcs, array_trampolines, traps })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -314,6 +349,7 @@ mod tests {
             funcs: alloc::vec![(0, 16), (16, 16)],
             array_trampolines: alloc::vec![32],
             traps: alloc::vec![(4, Some(TrapCode::Unreachable)), (20, None)],
+            host_trampolines: alloc::vec![HostTrampoline { type_index: 0, bytes: alloc::vec![7; 24], traps: alloc::vec![(8, None)] }],
         }
     }
 
@@ -326,6 +362,7 @@ mod tests {
         assert_eq!(back.funcs, image().funcs);
         assert_eq!(back.array_trampolines, image().array_trampolines);
         assert_eq!(back.traps, image().traps);
+        assert_eq!(back.host_trampolines, image().host_trampolines);
         for len in 0..bytes.len() {
             let e = read(&bytes[..len], &fp, &wasm).unwrap_err();
             assert!(matches!(e, ArtifactError::Truncated | ArtifactError::Checksum), "length {len}: {e:?}");
@@ -366,6 +403,9 @@ mod tests {
         assert!(matches!(read(&write(&fp, &wasm, &bad).unwrap(), &fp, &wasm), Err(ArtifactError::Malformed(_))));
         let mut bad = image();
         bad.traps.push((64, None));
+        assert!(matches!(read(&write(&fp, &wasm, &bad).unwrap(), &fp, &wasm), Err(ArtifactError::Malformed(_))));
+        let mut bad = image();
+        bad.host_trampolines[0].traps = alloc::vec![(30, None)];
         assert!(matches!(read(&write(&fp, &wasm, &bad).unwrap(), &fp, &wasm), Err(ArtifactError::Malformed(_))));
         let mut bad = image();
         bad.array_trampolines = alloc::vec![100];

@@ -31,6 +31,9 @@ struct EngineInner {
     types: crate::vm::registry::TypeRegistry,
     /// What precompiled artifacts must match (see [`Engine::fingerprint`]).
     fingerprint: [u8; 32],
+    /// Where `call_async` fiber stacks come from (with the idle pool of
+    /// [`Config::async_stack_pool`]).
+    fiber_stacks: Arc<crate::vm::fiber::PlatformStacks>,
 }
 
 impl core::fmt::Debug for Engine {
@@ -59,6 +62,7 @@ impl Engine {
         }
         let compiler = Compiler::new(&config)?;
         let fingerprint = fingerprint(&config, &*compiler.isa);
+        let fiber_stacks = Arc::new(crate::vm::fiber::PlatformStacks::new(platform.clone(), config.async_stack_pool));
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 epoch: AtomicU64::new(0),
@@ -68,6 +72,7 @@ impl Engine {
                 trampolines: TrampolineCache::default(),
                 types: crate::vm::registry::TypeRegistry::default(),
                 fingerprint,
+                fiber_stacks,
             }),
         })
     }
@@ -128,6 +133,17 @@ impl Engine {
         &self.inner.platform
     }
 
+    /// The allocator of `call_async` fiber stacks.
+    pub(crate) fn fiber_stacks(&self) -> Arc<dyn hypha_fiber::StackAllocator> {
+        self.inner.fiber_stacks.clone()
+    }
+
+    /// Releases the idle fiber stacks kept by [`Config::async_stack_pool`]
+    /// (e.g. before measuring memory); returns how many.
+    pub fn release_idle_stacks(&self) -> usize {
+        self.inner.fiber_stacks.release_idle()
+    }
+
     /// The target triple code is compiled for.
     #[must_use]
     pub fn target(&self) -> alloc::string::String {
@@ -155,7 +171,8 @@ impl Engine {
     }
 
     /// Validate and compile `bytes` into a precompiled artifact (format in
-    /// [`crate::artifact`]) that [`Module::deserialize`](crate::Module::deserialize)
+    /// [`crate::artifact`]; it includes the wasm-to-host trampolines of the
+    /// imported functions' types, array kind) that [`Module::deserialize`](crate::Module::deserialize)
     /// loads without compiling, on any engine with the same
     /// [`fingerprint`](Engine::fingerprint). Works for any target, e.g.
     /// riscv64 on an x86-64 host.
@@ -164,7 +181,8 @@ impl Engine {
     /// As [`crate::Module::new`].
     pub fn precompile_artifact(&self, bytes: &[u8]) -> Result<alloc::vec::Vec<u8>> {
         let (info, pending) = crate::compile::info::parse(bytes, self.inner.config.features)?;
-        let image = crate::compile::compile_module(&*self.inner.compiler.isa, &self.inner.config, &info, pending)?;
+        let mut image = crate::compile::compile_module(&*self.inner.compiler.isa, &self.inner.config, &info, pending)?;
+        image.host_trampolines = crate::compile::compile_import_trampolines(&*self.inner.compiler.isa, &info)?;
         crate::artifact::write(&self.inner.fingerprint, &crate::artifact::wasm_digest(bytes), &image)
     }
 

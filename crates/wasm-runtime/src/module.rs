@@ -91,6 +91,20 @@ impl Module {
         if image.array_trampolines.len() != info.types.len() {
             return Err(ArtifactError::Malformed("trampoline count differs from the module"));
         }
+        if image.host_trampolines.iter().any(|t| t.type_index as usize >= info.types.len()) {
+            return Err(ArtifactError::Malformed("host trampoline for a type the module does not have"));
+        }
+        // Share the precompiled host trampolines through the engine's
+        // cache, as if the first store had compiled them; one already
+        // there (compiled or loaded before) is kept.
+        for t in &image.host_trampolines {
+            let key = (info.types[t.type_index as usize].clone(), false);
+            if engine.cached_trampoline(&key).is_none() {
+                let code = CodeObject::publish(engine.platform().clone(), &t.bytes, t.traps.clone(), Vec::new(), 0, alloc::collections::BTreeMap::new())
+                    .map_err(ArtifactError::Module)?;
+                engine.cache_trampoline(&key, Arc::new(code));
+            }
+        }
         Self::from_image(engine, info, image).map_err(ArtifactError::Module)
     }
 

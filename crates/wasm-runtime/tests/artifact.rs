@@ -68,6 +68,33 @@ fn loaded_module_behaves_like_the_compiled_one() {
 }
 
 #[test]
+fn precompiled_host_trampolines_work_on_a_fresh_engine() {
+    // Array-kind host functions (`func_new`) use the trampolines the
+    // artifact carries; this engine never compiled one itself.
+    let bytes = wasm();
+    let artifact = Engine::host(Config::default()).unwrap().precompile_artifact(&bytes).unwrap();
+    let engine = Engine::host(Config::default()).unwrap();
+    let loaded = Module::deserialize(&engine, &bytes, &artifact).unwrap();
+    let mut linker = Linker::new();
+    let ty = hypha_wasm::FuncType::new([hypha_wasm::ValType::I32], [hypha_wasm::ValType::I32]);
+    linker.func_new("env", "twice", ty, |_: hypha_wasm::Caller<'_, ()>, params: &[hypha_wasm::Val], results: &mut [hypha_wasm::Val]| {
+        let hypha_wasm::Val::I32(x) = params[0] else { return Err(hypha_wasm::Trap::host("not an i32")) };
+        if x < 0 {
+            return Err(hypha_wasm::Trap::host("negative"));
+        }
+        results[0] = hypha_wasm::Val::I32(x * 3);
+        Ok(())
+    });
+    let mut store = Store::new(&engine, ());
+    let i = linker.instantiate(&mut store, &loaded).unwrap();
+    let host = i.get_typed_func::<i32, i32, _>(&mut store, "host").unwrap();
+    assert_eq!(host.call(&mut store, 14).unwrap(), 42);
+    let Err(Error::Trap(t)) = host.call(&mut store, -1) else { panic!("expected a host trap") };
+    assert_eq!(t.code(), hypha_wasm::TrapCode::Host);
+    assert_eq!(host.call(&mut store, 1).unwrap(), 3);
+}
+
+#[test]
 fn precompiling_is_deterministic() {
     let engine = Engine::host(Config { parallel_compilation: true, ..Config::default() }).unwrap();
     let bytes = wasm();

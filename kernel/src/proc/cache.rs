@@ -6,6 +6,19 @@
 //! recently used; a module in use by processes stays alive through their
 //! own references after eviction. Two spawns missing on the same bytes at
 //! once may both compile; the second result replaces the first.
+//!
+//! On a miss the initrd's precompiled code is tried first
+//! ([`load_precompiled`]): xtask compiles every `/bin` program on the host
+//! for each process-engine variant and stores the artifacts at
+//! [`hypha_proc_engine::artifact_path`]`(engine fingerprint, SHA-256)`.
+//! An artifact is used only when `hypha_wasm` accepts it: magic, format,
+//! checksum, the full engine fingerprint and the SHA-256 of these exact
+//! bytes must match, and the module-level sections are validated again.
+//! Anything else (no artifact, another engine, a corrupted file) falls
+//! back to compiling. Trust: the initrd is part of the boot image, as
+//! trusted as the kernel, and its artifacts were produced by this same
+//! compiler code (the fingerprint includes a hash of the runtime's
+//! source) from these bytes; see docs/processes.md.
 
 extern crate alloc;
 
@@ -36,6 +49,10 @@ pub static LAST_BATCH_HARTS: AtomicU64 = AtomicU64::new(0);
 /// Lookups that found / did not find their module.
 pub static HITS: AtomicU64 = AtomicU64::new(0);
 pub static MISSES: AtomicU64 = AtomicU64::new(0);
+/// Misses served by precompiled code from the initrd, and artifacts that
+/// were there but refused (then the module was compiled).
+pub static PRECOMPILED: AtomicU64 = AtomicU64::new(0);
+pub static REFUSED: AtomicU64 = AtomicU64::new(0);
 
 /// The SHA-256 of `bytes`.
 #[must_use]
@@ -58,8 +75,11 @@ pub fn get_or_compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), h
         return Ok((cached.module.clone(), false));
     }
     MISSES.fetch_add(1, Ordering::Relaxed);
-    let module = crate::wasm::on_big_stack(crate::wasm::BIG_STACK, || Module::new(engine, bytes))
-        .map_err(|e| hypha_wasm::Error::Resource(alloc::format!("{e}")))??;
+    let module = match load_precompiled(engine, bytes, &key) {
+        Some(module) => module,
+        None => crate::wasm::on_big_stack(crate::wasm::BIG_STACK, || Module::new(engine, bytes))
+            .map_err(|e| hypha_wasm::Error::Resource(alloc::format!("{e}")))??,
+    };
     let evicted = {
         let mut cache = CACHE.lock();
         let evicted = if cache.len() >= CAPACITY {
@@ -74,6 +94,31 @@ pub fn get_or_compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), h
     // Freed outside the lock (releasing code unmaps pages).
     drop(evicted);
     Ok((module, true))
+}
+
+/// The module for `bytes` (SHA-256 `key`) from the initrd's precompiled
+/// code for `engine`, if there is an artifact and `hypha_wasm` accepts it.
+pub fn load_precompiled(engine: &Engine, bytes: &[u8], key: &[u8; 32]) -> Option<Module> {
+    let path = hypha_proc_engine::artifact_path(&engine.fingerprint(), key);
+    let artifact = match crate::fs::read_file(&path) {
+        Ok(artifact) => artifact,
+        Err(errno) => {
+            log::debug!("proc: no precompiled code at {path} (errno {}): compiling", errno.raw());
+            return None;
+        }
+    };
+    match Module::deserialize_with_digest(engine, bytes, key, &artifact) {
+        Ok(module) => {
+            PRECOMPILED.fetch_add(1, Ordering::Relaxed);
+            log::debug!("proc: loaded precompiled code from {path}");
+            Some(module)
+        }
+        Err(error) => {
+            REFUSED.fetch_add(1, Ordering::Relaxed);
+            log::warn!("proc: precompiled code at {path} refused ({error}): compiling");
+            None
+        }
+    }
 }
 
 /// Drops every cached module (the memory tests compare usage without it).

@@ -100,17 +100,15 @@ pub fn engine() -> Result<&'static Engine, hypha_wasm::Error> {
     if let Some(engine) = ENGINE.get() {
         return Ok(engine);
     }
-    let features = hypha_wasm::Features { simd: crate::arch::csr::enable_vector(), ..hypha_wasm::Features::default() };
+    // The code-shaping settings come from `hypha-proc-engine`, which the
+    // initrd's precompiler uses too: precompiled code matches this engine.
+    let machine = hypha_proc_engine::Machine { vector: crate::arch::csr::enable_vector(), strategy: crate::wasm::default_strategy() };
     let config = Config {
-        features,
-        memory_strategy: crate::wasm::default_strategy(),
-        target: "riscv64gc-unknown-none-elf".parse().ok(),
         parallel_compilation: true,
         compile_executor: Some(Arc::new(cache::HartCompiler)),
-        epoch_interruption: true,
         max_wasm_stack: PROCESS_STACK - hypha_wasm::ASYNC_HOST_RESERVE,
         async_stack_size: PROCESS_STACK,
-        ..Config::default()
+        ..hypha_proc_engine::process_config(machine)
     };
     let engine = Engine::new(config, Arc::new(crate::wasm::KernelPlatform::new()))?;
     ENGINE.set(engine);

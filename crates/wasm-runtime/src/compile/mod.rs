@@ -158,6 +158,57 @@ pub(crate) struct CodeImage {
     pub array_trampolines: Vec<u32>,
     /// Sorted (offset, trap) pairs; `None` means "pending" (see [`TRAP_PENDING`]).
     pub traps: Vec<(u32, Option<TrapCode>)>,
+    /// Wasm-to-host trampolines (array kind) for the types of imported
+    /// functions: filled only for precompiled artifacts, so loading one
+    /// needs no compiler at instantiation either.
+    pub host_trampolines: Vec<HostTrampoline>,
+}
+
+/// One separately published wasm-to-host trampoline (entry at offset 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostTrampoline {
+    /// The module's type index it is for.
+    pub type_index: u32,
+    pub bytes: Vec<u8>,
+    /// Sorted (offset, trap) pairs, as in [`CodeImage::traps`].
+    pub traps: Vec<(u32, Option<TrapCode>)>,
+}
+
+/// Sorted (code offset, trap) pairs of one piece of code.
+pub(crate) type TrapSites = Vec<(u32, Option<TrapCode>)>;
+
+/// Compiles the wasm-to-host trampoline for `ty` (the direct,
+/// register-passing kind when `direct`): its code and trap sites.
+pub(crate) fn compile_host_trampoline(isa: &dyn TargetIsa, ty: &crate::types::FuncType, direct: bool) -> Result<(Vec<u8>, TrapSites)> {
+    let mut ctx = Context::new();
+    let mut fctx = FunctionBuilderContext::new();
+    if direct {
+        trampoline::build_wasm_to_host_direct(&mut ctx, &mut fctx, ty, isa.default_call_conv(), isa.frontend_config());
+    } else {
+        trampoline::build_wasm_to_host(&mut ctx, &mut fctx, ty, isa.default_call_conv(), isa.frontend_config());
+    }
+    let code = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| Error::Compile(alloc::format!("host trampoline: {:?}", e.inner)))?;
+    let traps = code.buffer.traps().iter().map(|t| (t.offset, decode_trap(t.code))).collect();
+    Ok((code.code_buffer().to_vec(), traps))
+}
+
+/// The array-kind host trampolines for every distinct type of an
+/// imported function of `info`.
+pub(crate) fn compile_import_trampolines(isa: &dyn TargetIsa, info: &ModuleInfo) -> Result<Vec<HostTrampoline>> {
+    let mut seen = alloc::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for import in &info.imports {
+        if let info::ImportKind::Func(t) = import.ty
+            && seen.insert(t)
+        {
+            let ty = info.types.get(t as usize).ok_or_else(|| Error::Compile("import type out of range".into()))?;
+            let (bytes, traps) = compile_host_trampoline(isa, ty, false)?;
+            out.push(HostTrampoline { type_index: t, bytes, traps });
+        }
+    }
+    Ok(out)
 }
 
 fn compile_one(isa: &dyn TargetIsa, ctx: &mut Context) -> Result<CompiledFunc> {
