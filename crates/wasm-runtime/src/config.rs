@@ -128,6 +128,13 @@ pub struct Config {
     /// runs on. Wasm may use up to `max_wasm_stack` of it; the last
     /// [`ASYNC_HOST_RESERVE`] bytes are kept for host functions.
     pub async_stack_size: usize,
+    /// Idle `async_stack_size` stacks the engine keeps, still committed,
+    /// for later calls of any of its stores instead of releasing them when
+    /// a store drops (saves reserving, committing — zeroing — and releasing
+    /// the whole stack per store). Reused stacks are not cleared. 0: none
+    /// kept. [`Engine::release_idle_stacks`](crate::Engine::release_idle_stacks)
+    /// gives them back.
+    pub async_stack_pool: usize,
     /// Runs compilation jobs in parallel on the embedder's own workers
     /// (e.g. the kernel's executor on every hart). When set it replaces the
     /// `std` thread pool of [`Config::parallel_compilation`] (which must
@@ -163,6 +170,7 @@ impl Default for Config {
             epoch_interruption: false,
             consume_fuel: false,
             async_stack_size: 2 << 20,
+            async_stack_pool: 0,
             compile_executor: None,
         }
     }

@@ -22,7 +22,7 @@ use crate::store::{AsContextMut, StoreContext};
 use crate::trap::Trap;
 use crate::types::FuncType;
 use crate::values::Val;
-use crate::vm::fiber::{AsyncCx, CallState, CallSuspend, PlatformStacks, PollCx};
+use crate::vm::fiber::{AsyncCx, CallState, CallSuspend, PollCx};
 use crate::vm::store::StoreCore;
 
 /// The future an async host function returns. It may borrow the
@@ -223,8 +223,7 @@ impl Func {
         let stack = match cx.core.fiber_stack.take() {
             Some(s) => s,
             None => {
-                let allocator = Arc::new(PlatformStacks(cx.core.engine.platform().clone()));
-                FiberStack::with_allocator(allocator, cx.core.engine.config().async_stack_size)
+                FiberStack::with_allocator(cx.core.engine.fiber_stacks(), cx.core.engine.config().async_stack_size)
                     .map_err(|e| Error::Resource(alloc::format!("fiber stack: {e}")))?
             }
         };

@@ -202,39 +202,146 @@ pub(crate) unsafe fn block_on<F: Future>(core: *mut StoreCore, fut: F) -> Result
 // === impl PlatformStacks ===
 
 /// Fiber stacks from [`Platform::reserve`]: one guard page below the usable
-/// part, which is committed read-write.
+/// part, which is committed read-write. Up to `capacity` stacks handed back
+/// stay committed in an idle pool and are handed out again as they are
+/// ([`Config::async_stack_pool`](crate::Config::async_stack_pool)): no
+/// reservation, commit (zeroing) or release per call. A reused stack is not
+/// cleared; wasm cannot address its native stack, and host code never reads
+/// stack memory it did not write.
 #[derive(Debug)]
-pub(crate) struct PlatformStacks(pub Arc<dyn Platform>);
+pub(crate) struct PlatformStacks {
+    platform: Arc<dyn Platform>,
+    capacity: usize,
+    idle: IdleStacks,
+}
 
-// SAFETY: each stack is a fresh reservation owned by the region until
-// `deallocate`; its usable part is committed read-write, its guard page
-// stays inaccessible (the Platform contract: reserved ranges fault).
-unsafe impl StackAllocator for PlatformStacks {
-    fn allocate(&self, size: usize) -> Result<StackRegion, StackError> {
-        let page = self.0.page_size();
+impl PlatformStacks {
+    /// Stacks from `platform`, keeping up to `capacity` idle ones.
+    pub(crate) fn new(platform: Arc<dyn Platform>, capacity: usize) -> Self {
+        Self { platform, capacity, idle: IdleStacks::default() }
+    }
+
+    /// Releases every idle stack; returns how many.
+    pub(crate) fn release_idle(&self) -> usize {
+        let idle = self.idle.with(core::mem::take);
+        let count = idle.len();
+        for region in idle {
+            // SAFETY: an idle region came from `reserve_new` and no fiber
+            // uses it (it was deallocated into the pool); it left the pool
+            // above, so it is released once.
+            unsafe { self.release(region) };
+        }
+        count
+    }
+
+    /// A fresh stack of `size` usable bytes (rounded up to pages).
+    fn reserve_new(&self, size: usize) -> Result<StackRegion, StackError> {
+        let page = self.platform.page_size();
         let usable = size.checked_next_multiple_of(page).ok_or(StackError::SizeOverflow)?;
         let total = usable.checked_add(page).ok_or(StackError::SizeOverflow)?;
-        let base = self.0.reserve(total).map_err(|_| StackError::OutOfMemory { code: 0 })?;
+        let base = self.platform.reserve(total).map_err(|_| StackError::OutOfMemory { code: 0 })?;
         let usable_ptr = base.as_ptr().wrapping_add(page);
         let Some(usable_ptr) = NonNull::new(usable_ptr) else {
             // SAFETY: releasing the reservation made just above.
-            unsafe { self.0.release(base, total) };
+            unsafe { self.platform.release(base, total) };
             return Err(StackError::BadLayout);
         };
         // SAFETY: the range is inside the reservation just made.
-        if unsafe { self.0.protect(usable_ptr, usable, Protection::ReadWrite) }.is_err() {
+        if unsafe { self.platform.protect(usable_ptr, usable, Protection::ReadWrite) }.is_err() {
             // SAFETY: releasing the reservation made just above.
-            unsafe { self.0.release(base, total) };
+            unsafe { self.platform.release(base, total) };
             return Err(StackError::OutOfMemory { code: 0 });
         }
         let start = base.as_ptr().expose_provenance();
         StackRegion::new(start, start + page, start + total)
     }
 
-    unsafe fn deallocate(&self, region: StackRegion) {
+    /// Gives `region`'s reservation back to the platform.
+    ///
+    /// # Safety
+    /// `region` came from `reserve_new`, nothing runs on it, and it is
+    /// released once.
+    unsafe fn release(&self, region: StackRegion) {
         let Some(base) = NonNull::new(ptr::with_exposed_provenance_mut::<u8>(region.guard_base())) else { return };
-        // SAFETY: caller contract: the region came from `allocate`, which
-        // reserved exactly [guard_base, top).
-        unsafe { self.0.release(base, region.top() - region.guard_base()) };
+        // SAFETY: caller contract: `reserve_new` reserved exactly
+        // [guard_base, top).
+        unsafe { self.platform.release(base, region.top() - region.guard_base()) };
+    }
+}
+
+// SAFETY: each stack is a fresh reservation owned by the region until
+// `deallocate`; its usable part is committed read-write, its guard page
+// stays inaccessible (the Platform contract: reserved ranges fault). A
+// pooled region is owned by the pool alone (deallocated: no fiber on it)
+// until `allocate` hands it to exactly one new owner, unchanged: still
+// committed read-write with its guard page.
+unsafe impl StackAllocator for PlatformStacks {
+    fn allocate(&self, size: usize) -> Result<StackRegion, StackError> {
+        let page = self.platform.page_size();
+        let usable = size.checked_next_multiple_of(page).ok_or(StackError::SizeOverflow)?;
+        let pooled = self.idle.with(|idle| {
+            let at = idle.iter().rposition(|region| region.top() - region.limit() == usable)?;
+            Some(idle.swap_remove(at))
+        });
+        match pooled {
+            Some(region) => Ok(region),
+            None => self.reserve_new(size),
+        }
+    }
+
+    unsafe fn deallocate(&self, region: StackRegion) {
+        let refused = self.idle.with(|idle| {
+            if idle.len() < self.capacity {
+                idle.push(region);
+                None
+            } else {
+                Some(region)
+            }
+        });
+        if let Some(region) = refused {
+            // SAFETY: caller contract: the region came from `allocate`
+            // (so from `reserve_new`), nothing runs on it, and it is handed
+            // back once; the pool did not take it.
+            unsafe { self.release(region) };
+        }
+    }
+}
+
+impl Drop for PlatformStacks {
+    fn drop(&mut self) {
+        self.release_idle();
+    }
+}
+
+/// The idle pool: a list behind a spin lock (no_std: no OS mutex), held
+/// only for one push, pop or take.
+#[derive(Default)]
+struct IdleStacks {
+    locked: core::sync::atomic::AtomicBool,
+    regions: core::cell::UnsafeCell<alloc::vec::Vec<StackRegion>>,
+}
+
+// SAFETY: `regions` is only reached through `with`, which holds `locked`;
+// a `StackRegion` is plain addresses.
+unsafe impl Sync for IdleStacks {}
+
+impl core::fmt::Debug for IdleStacks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IdleStacks").finish_non_exhaustive()
+    }
+}
+
+impl IdleStacks {
+    fn with<R>(&self, f: impl FnOnce(&mut alloc::vec::Vec<StackRegion>) -> R) -> R {
+        use core::sync::atomic::Ordering;
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        // SAFETY: we hold `locked` (acquired above, released below), so this
+        // is the only reference; `f` is a push, pop or take that does not
+        // re-enter the pool.
+        let r = f(unsafe { &mut *self.regions.get() });
+        self.locked.store(false, Ordering::Release);
+        r
     }
 }
