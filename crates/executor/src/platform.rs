@@ -39,6 +39,18 @@ pub unsafe trait Park: Send + Sync + 'static {
     /// Wakes worker `cpu` from [`park`](Park::park), or makes its next park
     /// return at once. Called from any CPU (the kernel sends an IPI).
     fn unpark(&self, cpu: usize);
+
+    /// Called by worker `cpu` between two task polls, outside every
+    /// executor lock. The platform may do deferred work here (the kernel
+    /// delivers wakes its interrupt handlers deferred). Returning `true`
+    /// ends the worker's batch early, so timers, the injector and a
+    /// `block_on` root get a look although every poll is long (the kernel
+    /// returns `true` once per periodic timer tick, because a process's
+    /// poll lasts a whole time slice). The default does nothing.
+    fn between_polls(&self, cpu: usize) -> bool {
+        let _ = cpu;
+        false
+    }
 }
 
 /// A monotonic clock.

@@ -99,8 +99,11 @@ impl<T> StoreContext<T> {
     }
 
     /// When the deadline passes inside [`Func::call_async`], yield: the
-    /// call's future wakes its task and returns `Pending`, and the deadline
-    /// moves to `current epoch + delta`. A synchronous call still traps.
+    /// call's future wakes its task and returns `Pending`; when the call is
+    /// polled again and the guest resumes, the deadline moves to `epoch at
+    /// the resume + delta` (Wasmtime counts from the yield instead, which
+    /// starves a store that waits in a run queue longer than `delta`
+    /// epochs). A synchronous call still traps.
     ///
     /// [`Func::call_async`]: crate::Func::call_async
     pub fn epoch_deadline_async_yield_and_update(&mut self, delta: u64) {

@@ -624,3 +624,40 @@ fn panic_on_the_fiber_leaves_the_store_usable() {
     assert!(trap.to_string().contains("outside call_async"), "{trap}");
     assert_eq!(block_on(run.call_async(&mut store, 3)).0.unwrap(), 3);
 }
+
+/// A store that waited in a run queue while epochs passed gets a whole
+/// slice when it resumes (the deadline moves at the resume, not at the
+/// yield): otherwise it would yield at its first check every time.
+#[test]
+fn epoch_yield_slice_counts_from_the_resume() {
+    let engine = epoch_engine();
+    let m = module(
+        &engine,
+        r#"(module
+             (func (export "count") (param $n i32) (result i32)
+               (local $i i32)
+               (loop $l
+                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                 (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+               (local.get $i)))"#,
+    );
+    let mut store = Store::new(&engine, ());
+    let i = Instance::new(&mut store, &m, &[]).unwrap();
+    let count = i.get_typed_func::<i32, i32, _>(&mut store, "count").unwrap();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+    // The deadline is reached before the call: it yields at entry.
+    engine.increment_epoch();
+    let mut call = pin!(count.call_async(&mut store, 1_000_000));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(call.as_mut().poll(&mut cx).is_pending());
+    // Five epochs pass while it waits to run again.
+    for _ in 0..5 {
+        engine.increment_epoch();
+    }
+    // Resumed, it has until the next epoch: the loop ends in this poll.
+    match call.as_mut().poll(&mut cx) {
+        Poll::Ready(result) => assert_eq!(result.unwrap(), 1_000_000),
+        Poll::Pending => panic!("yielded at once: the slice was counted from the yield"),
+    }
+}

@@ -11,7 +11,9 @@
 //!   interrupt ([`after_interrupt`], called by `trap::handle`);
 //! - otherwise an IPI goes to a parked hart, whose interrupt tail delivers
 //!   it; if no hart is parked, the next hart to park delivers it before
-//!   its `wfi` ([`deliver_pending`] from `park`).
+//!   its `wfi` ([`deliver_pending`] from `park`), or a busy worker does
+//!   between two polls at its next timer tick
+//!   ([`deliver_pending_from_worker`], from `Park::between_polls`).
 //!
 //! A task waits for a source with [`wait`] (a `maitake-sync` `WaitCell`
 //! per source: a wake that finds no waiter is kept for the next wait).
@@ -64,6 +66,15 @@ pub fn raise(source: Source) {
 /// raised.
 pub fn after_interrupt() {
     if PENDING.load(Ordering::SeqCst) != 0 && super::park::this_hart_in_wfi() {
+        deliver_pending();
+    }
+}
+
+/// [`deliver_pending`] from a worker between two polls (no executor lock
+/// is held there either), when a source is pending: with every hart busy,
+/// no hart parks to deliver it.
+pub fn deliver_pending_from_worker() {
+    if PENDING.load(Ordering::SeqCst) != 0 {
         deliver_pending();
     }
 }

@@ -44,6 +44,8 @@ struct HartState {
     /// The latest a timed park left its `wfi` after its deadline (ticks):
     /// how late the timer interrupt got this hart running again.
     max_wake_lateness: AtomicU64,
+    /// The hart's periodic tick count the worker last saw between polls.
+    seen_tick: AtomicU64,
 }
 
 impl HartState {
@@ -60,6 +62,7 @@ impl HartState {
             wfis: AtomicU64::new(0),
             unpark_ipis: AtomicU64::new(0),
             max_wake_lateness: AtomicU64::new(0),
+            seen_tick: AtomicU64::new(0),
         }
     }
 }
@@ -121,6 +124,20 @@ unsafe impl Park for KernelPark {
 
     fn current_cpu(&self) -> Option<usize> {
         this_hart().worker.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// Once per periodic timer tick (10 ms) a busy worker ends its batch,
+    /// and wakes deferred by interrupt handlers are delivered here: with
+    /// every hart busy running processes, none parks to deliver them.
+    fn between_polls(&self, _cpu: usize) -> bool {
+        let ticks = crate::percpu::current().timer_ticks.load(Ordering::Relaxed);
+        let state = this_hart();
+        if state.seen_tick.load(Ordering::Relaxed) == ticks {
+            return false;
+        }
+        state.seen_tick.store(ticks, Ordering::Relaxed);
+        super::irq::deliver_pending_from_worker();
+        true
     }
 
     fn park(&self, _cpu: usize, timeout: Option<Duration>) {

@@ -264,3 +264,75 @@ fn steal_takes_half() {
     assert_eq!(victim.len(), 5);
     assert_eq!(thief.len(), 4);
 }
+
+/// A task that yields until `stop`, counting its polls in `polls` and
+/// calling `at_poll(n)` at its n-th poll.
+async fn spinner(polls: Arc<AtomicUsize>, stop: Arc<core::sync::atomic::AtomicBool>, at_poll: impl Fn(usize) + Send) {
+    while !stop.load(Ordering::SeqCst) {
+        let n = polls.fetch_add(1, Ordering::SeqCst) + 1;
+        at_poll(n);
+        yield_now().await;
+    }
+}
+
+/// On a CPU kept busy by a task that always yields, a `block_on` root
+/// woken by that task is polled at the next poll boundary, not after the
+/// rest of the batch (a kernel process's poll is a whole time slice).
+#[test]
+fn a_woken_block_on_root_is_polled_at_the_next_poll_boundary() {
+    let runtime = Runtime::current_thread();
+    let executor = runtime.executor().clone();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(core::sync::atomic::AtomicBool::new(false));
+    let cell = Arc::new(WaitCell::new());
+    let waker_cell = cell.clone();
+    let task = executor.spawn(spinner(polls.clone(), stop.clone(), move |n| {
+        if n == 5 {
+            waker_cell.wake();
+        }
+    }));
+    let polls_when_root_ran = runtime.block_on(async move {
+        cell.wait().await.unwrap();
+        let seen = polls.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        task.await.unwrap();
+        seen
+    });
+    assert_eq!(polls_when_root_ran, 5, "the root ran right after the poll that woke it");
+}
+
+/// On a busy CPU, a task in the injector (spawned from outside any
+/// worker) runs within `INJECTOR_INTERVAL` polls.
+#[test]
+fn the_injector_is_served_every_few_polls_on_a_busy_cpu() {
+    let runtime = Runtime::current_thread();
+    let executor = runtime.executor().clone();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(core::sync::atomic::AtomicBool::new(false));
+    let (spawned_at, ran_at) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let outside = executor.clone();
+    let (count, spawned, ran) = (polls.clone(), spawned_at.clone(), ran_at.clone());
+    let task = executor.spawn(spinner(polls.clone(), stop.clone(), move |n| {
+        if n == 100 {
+            // From another thread: not a worker, so into the injector.
+            let (count, ran) = (count.clone(), ran.clone());
+            let outside = outside.clone();
+            spawned.store(n, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                drop(outside.spawn(async move { ran.store(count.load(Ordering::SeqCst), Ordering::SeqCst) }));
+            })
+            .join()
+            .unwrap();
+        }
+    }));
+    let ran_seen = ran_at.clone();
+    runtime.block_on(async move {
+        while ran_seen.load(Ordering::SeqCst) == 0 {
+            yield_now().await;
+        }
+        stop.store(true, Ordering::SeqCst);
+        task.await.unwrap();
+    });
+    let (spawned, ran) = (spawned_at.load(Ordering::SeqCst), ran_at.load(Ordering::SeqCst));
+    assert!(ran > spawned && ran - spawned <= 31 + 2, "spawned at poll {spawned}, ran at poll {ran}");
+}

@@ -10,9 +10,12 @@ use core::pin::pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll, Waker};
 
-/// Tasks polled per tick before timers and the injector get a look.
+/// Tasks polled per tick before timers and the injector get a look (a
+/// tick ends earlier when the platform or the caller asks: see
+/// [`Worker::tick`]).
 const BATCH: usize = 61;
-/// Every this many ticks the injector is checked first, even with local work.
+/// Every this many polls the injector goes first, even with local work, so
+/// a task there waits at most this many polls on a busy CPU.
 const INJECTOR_INTERVAL: u32 = 31;
 /// Consecutive LIFO-slot polls before the local queue gets a turn.
 const LIFO_LIMIT: u32 = 3;
@@ -22,7 +25,7 @@ pub(super) struct Worker<'a> {
     shared: &'a Shared,
     cpu: usize,
     rng: u32,
-    ticks: u32,
+    polls: u32,
     lifo_streak: u32,
 }
 
@@ -40,32 +43,38 @@ impl<'a> Worker<'a> {
         }
         shared.park.enter(cpu);
         let seed = u32::try_from(cpu % 0x7fff_ffff).unwrap_or(0);
-        Ok(Self { shared, cpu, rng: seed.wrapping_mul(0x9e37_79b9) | 1, ticks: 0, lifo_streak: 0 })
+        Ok(Self { shared, cpu, rng: seed.wrapping_mul(0x9e37_79b9) | 1, polls: 0, lifo_streak: 0 })
     }
 
     /// Runs ticks until shutdown or `done()`, parking when idle.
     pub(super) fn run_until(&mut self, done: &dyn Fn() -> bool) {
         while !self.shared.shutdown.load(Ordering::Acquire) && !done() {
-            if !self.tick() {
+            if !self.tick(done) {
                 self.park(done);
             }
         }
     }
 
     /// One round of work; returns whether anything ran.
-    pub(super) fn tick(&mut self) -> bool {
+    ///
+    /// Polls up to [`BATCH`] tasks (every [`INJECTOR_INTERVAL`]th poll
+    /// takes the injector's first task), then fires due timers, then, with
+    /// no local work, refills from the injector or steals. The batch ends
+    /// early when `stop()` says so (`block_on`'s root was woken) or the
+    /// platform's [`between_polls`](crate::Park::between_polls) does: a
+    /// poll may be long (a process's whole time slice), and neither timers
+    /// nor the root future may wait for 61 of them.
+    pub(super) fn tick(&mut self, stop: &dyn Fn() -> bool) -> bool {
         let mut did_work = false;
-        self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks.is_multiple_of(INJECTOR_INTERVAL)
-            && let Some(task) = self.shared.injector.pop()
-        {
-            self.run(task);
-            did_work = true;
-        }
         for _ in 0..BATCH {
-            let Some(task) = self.next_local() else { break };
+            self.polls = self.polls.wrapping_add(1);
+            let injected = if self.polls.is_multiple_of(INJECTOR_INTERVAL) { self.shared.injector.pop() } else { None };
+            let Some(task) = injected.or_else(|| self.next_local()) else { break };
             self.run(task);
             did_work = true;
+            if self.shared.park.between_polls(self.cpu) || stop() {
+                break;
+            }
         }
         if self.shared.timer.is_armed() && self.shared.timer.fire_due(self.shared.timer.now()) > 0 {
             did_work = true;
@@ -255,7 +264,7 @@ pub(super) fn block_on<F: Future>(mut worker: Worker<'_>, executor: Executor, fu
         {
             return Ok(output);
         }
-        if !worker.tick() && !root.woken.load(Ordering::Acquire) {
+        if !worker.tick(&|| root.woken.load(Ordering::Acquire)) && !root.woken.load(Ordering::Acquire) {
             worker.park(&|| root.woken.load(Ordering::Acquire));
         }
     }

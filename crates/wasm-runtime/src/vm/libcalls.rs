@@ -257,8 +257,17 @@ unsafe extern "C" fn epoch_interrupt(vmctx: *mut u8) -> u64 {
     let in_async = unsafe { crate::vm::fiber::in_async_call(core) };
     match core.epoch_policy {
         EpochPolicy::Yield { delta } if in_async => {
-            core.limits.epoch_deadline = epoch.saturating_add(delta);
-            yield_now(core)
+            let resumed = yield_now(core);
+            // The next slice counts from the resume, not from the yield:
+            // a store that waited in a run queue for more than `delta`
+            // epochs would otherwise resume past its deadline and yield at
+            // its first check, again and again, while the stores that
+            // share its CPU run whole slices (starvation under load).
+            // SAFETY: compiled code called us with its own vmctx, and the
+            // store runs on this fiber again.
+            let (core, _) = unsafe { context(vmctx) };
+            core.limits.epoch_deadline = core.engine.current_epoch().saturating_add(delta);
+            resumed
         }
         _ => trap(core, TrapCode::Interrupt),
     }
