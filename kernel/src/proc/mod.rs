@@ -62,6 +62,10 @@ pub const SLICE_EPOCHS: u64 = 1;
 /// Bytes of each process's fiber stack (wasm may use all but the
 /// runtime's 128 KiB host reserve).
 pub const PROCESS_STACK: usize = 256 << 10;
+/// Idle process fiber stacks the engine keeps committed for the next
+/// processes (2 MiB), so a spawn does not commit and zero a fresh
+/// [`PROCESS_STACK`] and an exit does not unmap one.
+pub const STACK_POOL: usize = 8;
 
 /// Per-process resource quotas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,7 @@ pub fn engine() -> Result<&'static Engine, hypha_wasm::Error> {
         compile_executor: Some(Arc::new(cache::HartCompiler)),
         max_wasm_stack: PROCESS_STACK - hypha_wasm::ASYNC_HOST_RESERVE,
         async_stack_size: PROCESS_STACK,
+        async_stack_pool: STACK_POOL,
         ..hypha_proc_engine::process_config(machine)
     };
     let engine = Engine::new(config, Arc::new(crate::wasm::KernelPlatform::new()))?;
@@ -334,6 +339,14 @@ pub fn kill(caller: Pid, pid: Pid) -> Result<(), KillError> {
 #[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "used by the process tests; the console and host ABI have no caller yet"))]
 pub fn resume(pid: Pid) {
     table::resume(pid);
+}
+
+/// Releases the idle fiber stacks kept for later processes ([`STACK_POOL`]).
+#[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "the memory tests release them before measuring"))]
+pub fn release_idle_stacks() {
+    if let Some(engine) = ENGINE.get() {
+        engine.release_idle_stacks();
+    }
 }
 
 /// Every process, by pid.
