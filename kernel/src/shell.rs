@@ -218,14 +218,15 @@ async fn run_program(name: &str, command: &str) {
 
 fn ps() {
     let procs = crate::proc::list();
-    crate::println!("{:>6} {:>6}  {:<8} {:>8} {:>10}  name", "pid", "parent", "state", "mem KiB", "cpu ms");
+    crate::println!("{:>6} {:>6}  {:<8} {:>8} {:>8} {:>10}  name", "pid", "parent", "state", "mem KiB", "rss KiB", "cpu ms");
     for p in &procs {
         crate::println!(
-            "{:>6} {:>6}  {:<8} {:>8} {:>10}  {}",
+            "{:>6} {:>6}  {:<8} {:>8} {:>8} {:>10}  {}",
             p.pid,
             p.parent,
             p.state.name(),
             p.memory_pages * 64,
+            p.committed_bytes / 1024,
             p.cpu_ns / 1_000_000,
             p.name
         );

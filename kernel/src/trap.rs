@@ -75,9 +75,27 @@ pub fn handle(frame: &mut TrapFrame) {
         crate::sched::after_interrupt();
         return;
     }
+    // A load/store page fault in the accessible part of a demand-zero
+    // reservation (a linear memory) gets its page and is retried, whoever
+    // faulted: compiled code, or the kernel copying into guest memory.
+    let mut out_of_memory = false;
+    if matches!(cause, 13 | 15) {
+        match crate::mem::handle_demand_fault(frame.stval, cause == 15) {
+            crate::mem::DemandFault::Retry => return,
+            crate::mem::DemandFault::OutOfMemory => out_of_memory = true,
+            crate::mem::DemandFault::NotDemand => {}
+        }
+    }
     // A fault in compiled WebAssembly is a trap of that call, not a
     // kernel fault.
     if crate::wasm::handle_fault(frame) {
+        if out_of_memory {
+            // Compiled code holds no kernel lock, so logging is safe here.
+            log::warn!(
+                "wasm: no frame left to commit linear memory at {:#x}: the call traps",
+                frame.stval
+            );
+        }
         return;
     }
     let fault = Fault { cause, pc: frame.sepc, address: frame.stval };
@@ -110,6 +128,7 @@ pub fn handle(frame: &mut TrapFrame) {
         );
     }
     let region_name = match region {
+        _ if out_of_memory => "demand-zero memory, no frame left to commit it",
         Some(crate::mem::FaultKind::InRegion(region)) => region.name,
         Some(crate::mem::FaultKind::Unknown) => "no region",
         _ => "region unknown",

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `/proc/uptime` | seconds since boot with two decimals, e.g. `12.34\n` |
 //! | `/proc/meminfo` | `Name: value kB` lines: `MemTotal`, `MemFree`, `KernelUsed`, `UserMemory` |
-//! | `/proc/<pid>/status` | `Key:\tvalue` lines: `Name`, `State`, `Pid`, `PPid`, `Memory` (kB), `CpuTimeNs`, `StartNs` |
+//! | `/proc/<pid>/status` | `Key:\tvalue` lines: `Name`, `State`, `Pid`, `PPid`, `Memory` (size, kB), `Committed` (backed by RAM, kB), `CpuTimeNs`, `StartNs` |
 //!
 //! `/proc/meminfo` example:
 //!
@@ -26,6 +26,7 @@
 //! Pid:        1
 //! PPid:       0
 //! Memory:     1088 kB
+//! Committed:  256 kB
 //! CpuTimeNs:  1500000
 //! StartNs:    84000000
 //! ```
@@ -85,6 +86,8 @@ pub struct ProcInfo {
     pub state: ProcState,
     /// Linear memory size in bytes.
     pub memory_bytes: u64,
+    /// Bytes of linear memory backed by RAM (pages touched so far).
+    pub committed_bytes: u64,
     /// CPU time used, ns.
     pub cpu_time_ns: u64,
     /// Uptime at spawn, ns.
@@ -247,12 +250,13 @@ pub fn meminfo_text(m: &MemInfo) -> String {
 #[must_use]
 pub fn status_text(p: &ProcInfo) -> String {
     format!(
-        "Name:\t{}\nState:\t{}\nPid:\t{}\nPPid:\t{}\nMemory:\t{} kB\nCpuTimeNs:\t{}\nStartNs:\t{}\n",
+        "Name:\t{}\nState:\t{}\nPid:\t{}\nPPid:\t{}\nMemory:\t{} kB\nCommitted:\t{} kB\nCpuTimeNs:\t{}\nStartNs:\t{}\n",
         p.name,
         p.state.as_status(),
         p.pid,
         p.parent,
         p.memory_bytes / 1024,
+        p.committed_bytes / 1024,
         p.cpu_time_ns,
         p.start_ns
     )

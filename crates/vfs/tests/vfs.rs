@@ -211,7 +211,7 @@ fn procfs_text() {
     );
     assert_eq!(
         read_all(&w.vfs, "/proc/7/status"),
-        "Name:\tcat\nState:\tR (running)\nPid:\t7\nPPid:\t1\nMemory:\t2048 kB\nCpuTimeNs:\t1500000\nStartNs:\t84000000\n"
+        "Name:\tcat\nState:\tR (running)\nPid:\t7\nPPid:\t1\nMemory:\t2048 kB\nCommitted:\t256 kB\nCpuTimeNs:\t1500000\nStartNs:\t84000000\n"
     );
     assert!(read_all(&w.vfs, "/proc/1/status").contains("State:\tS (blocked)\n"));
     assert_eq!(w.vfs.resolve("/proc/2"), Err(Errno::Noent));

@@ -128,7 +128,7 @@ fn a_program_reads_writes_and_lists_across_mounts() {
     assert_eq!(status, 0, "exit status (100 + errno on a failed call)");
     assert_eq!(
         String::from_utf8(out.contents()).unwrap(),
-        "welcome to hypha\nwelcome to hypha\nhello tmp\n12.34\nName:\tcat\nState:\tR (running)\nPid:\t7\nPPid:\t1\nMemory:\t2048 kB\nCpuTimeNs:\t1500000\nStartNs:\t84000000\n"
+        "welcome to hypha\nwelcome to hypha\nhello tmp\n12.34\nName:\tcat\nState:\tR (running)\nPid:\t7\nPPid:\t1\nMemory:\t2048 kB\nCommitted:\t256 kB\nCpuTimeNs:\t1500000\nStartNs:\t84000000\n"
     );
     assert_eq!(*w.console.output.lock().unwrap(), b"console!");
     assert_eq!(w.vfs.read_file("/tmp/out").unwrap(), b"hello tmp\n");

@@ -31,6 +31,7 @@ impl ProcSource for KernelProcSource {
                     RunState::Zombie => ProcState::Zombie,
                 },
                 memory_bytes: process.memory_pages.saturating_mul(WASM_PAGE),
+                committed_bytes: process.committed_bytes,
                 cpu_time_ns: process.cpu_ns,
                 start_ns: process.started_ns,
             })
@@ -40,9 +41,9 @@ impl ProcSource for KernelProcSource {
     fn meminfo(&self) -> MemInfo {
         let stats = crate::mem::stats();
         let bytes = |frames: usize| u64::try_from(frames).unwrap_or(u64::MAX).saturating_mul(4096);
-        // Linear memories are committed from frames too: the kernel's own
-        // share is what is used beyond them.
-        let user_bytes = crate::proc::table::memory_pages().saturating_mul(WASM_PAGE);
+        // Linear memories are committed from frames too (page by page, on
+        // first touch): the kernel's own share is what is used beyond them.
+        let user_bytes = crate::proc::table::committed_memory_bytes();
         MemInfo {
             total_bytes: bytes(stats.frames_total),
             free_bytes: bytes(stats.frames_free),

@@ -23,6 +23,8 @@ pub enum MemError {
     Map(MapError),
     /// The address-space layout refused.
     Region(RegionError),
+    /// A demand-zero reservation commits its pages on first touch only.
+    CommitsOnTouch,
 }
 
 impl From<FrameError> for MemError {
@@ -63,6 +65,7 @@ impl fmt::Display for MemError {
             Self::Frame(error) => write!(f, "frame allocator: {error}"),
             Self::Map(error) => write!(f, "page table: {error}"),
             Self::Region(error) => write!(f, "address space: {error}"),
+            Self::CommitsOnTouch => f.write_str("demand-zero memory is committed on first touch"),
         }
     }
 }

@@ -6,11 +6,15 @@
 //! reads the loader's memory map.
 //!
 //! Lock order (outer to inner): `LAYOUT` (address-space regions) → heap →
-//! `TABLE` (page table) → `FRAMES`. Code holding `TABLE` or `FRAMES` never
-//! allocates on the heap, because heap growth takes both.
+//! demand-zero `AREAS` → `TABLE` (page table) → `FRAMES`. Code holding
+//! `AREAS`, `TABLE` or `FRAMES` never allocates on the heap, because heap
+//! growth takes the last two (and the page-fault path takes all three).
 //!
-//! Not here: page-fault handling beyond classification (the trap handler in
-//! `trap.rs` asks [`classify_fault`]), user address spaces and VMOs.
+//! Page faults: the trap handler first offers load/store page faults to
+//! [`handle_demand_fault`] (demand-zero reservations, `demand.rs`), then
+//! asks [`classify_fault`] to describe a fault that is a kernel bug.
+//!
+//! Not here: user address spaces and VMOs, swapping.
 #![cfg_attr(
     not(feature = "ktest"),
     expect(
@@ -22,6 +26,7 @@
     )
 )]
 
+mod demand;
 mod error;
 mod fiber_stacks;
 mod frames;
@@ -34,6 +39,7 @@ mod stack;
 #[cfg(feature = "ktest")]
 mod tests;
 
+pub use demand::{DemandFault, handle_fault as handle_demand_fault, usage as demand_usage};
 pub use error::MemError;
 pub use fiber_stacks::KernelFiberStacks;
 pub use frames::{alloc_frames, free_frames};
@@ -144,6 +150,11 @@ pub fn print_stats() {
         stats.heap_reserved_bytes >> 20
     );
     crate::println!("  kernel address space: {} regions", stats.regions);
+    let (areas, committed, faults) = demand::stats();
+    crate::println!(
+        "  demand-zero: {areas} areas, {} KiB committed, {faults} pages faulted in since boot",
+        committed * 4
+    );
     crate::println!(
         "  loader memory reclaimed: {} KiB",
         reclaim::reclaimed_frames() * 4

@@ -1,8 +1,11 @@
 //! [`Reservation`]: a named range of kernel address space whose pages are
 //! committed (backed by fresh zeroed frames), decommitted and protected on
-//! demand: what a WebAssembly linear memory or a code arena needs.
+//! demand: what a WebAssembly linear memory or a code arena needs. A
+//! demand-zero reservation ([`Reservation::new_demand_zero`]) only moves an
+//! accessibility watermark; its pages are committed by the page-fault path
+//! on first touch (`demand.rs`).
 
-use super::{MemError, space};
+use super::{MemError, demand, space};
 use hypha_kmem::{PAGE_SIZE, PageFlags, Region, RegionKind, VirtAddr, align_up};
 
 /// A reserved range of kernel address space. Nothing is mapped until
@@ -11,6 +14,8 @@ use hypha_kmem::{PAGE_SIZE, PageFlags, Region, RegionKind, VirtAddr, align_up};
 #[derive(Debug)]
 pub struct Reservation {
     region: Region,
+    /// Registered as a demand-zero area (pages committed on first touch).
+    demand: bool,
 }
 
 impl Reservation {
@@ -33,7 +38,47 @@ impl Reservation {
         }
         let len = align_up(len, PAGE_SIZE).ok_or(MemError::InvalidSize)?;
         let region = space::reserve(len, flags.union(PageFlags::GLOBAL), kind, name, 0)?;
-        Ok(Self { region })
+        Ok(Self { region, demand: false })
+    }
+
+    /// Reserves `len` bytes (rounded up to pages) of kernel address space
+    /// whose pages, once made accessible with
+    /// [`make_accessible`](Self::make_accessible), are committed read-write
+    /// one at a time when first touched. Falls back to an ordinary
+    /// reservation (committed by `make_accessible`) when the demand-zero
+    /// table is full; [`is_demand_zero`](Self::is_demand_zero) tells.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn new_demand_zero(len: usize, kind: RegionKind, name: &'static str) -> Result<Self, MemError> {
+        let mut reservation = Self::new(len, PageFlags::READ_WRITE, kind, name)?;
+        reservation.demand = demand::register(reservation.region.start.as_usize(), reservation.region.len);
+        Ok(reservation)
+    }
+
+    /// Whether pages are committed on first touch.
+    #[must_use]
+    pub fn is_demand_zero(&self) -> bool {
+        self.demand
+    }
+
+    /// Makes `[offset, offset + len)` usable read-write: for a demand-zero
+    /// reservation without committing anything (the range must start at
+    /// or below what is accessible already), else by committing it.
+    ///
+    /// # Errors
+    ///
+    /// [`MemError::InvalidSize`] for a misaligned or out-of-range request
+    /// (or a gap above the accessible part); as [`commit`](Self::commit)
+    /// for an ordinary reservation.
+    pub fn make_accessible(&mut self, offset: usize, len: usize) -> Result<(), MemError> {
+        self.range(offset, len)?;
+        if self.demand {
+            demand::make_accessible(self.region.start.as_usize(), offset, len)
+        } else {
+            self.commit(offset, len)
+        }
     }
 
     /// First address.
@@ -69,9 +114,13 @@ impl Reservation {
     ///
     /// [`MemError::InvalidSize`] for a misaligned or out-of-range request,
     /// [`MemError::Map`] if part of it is already committed,
-    /// [`MemError::OutOfMemory`]; nothing is committed on error.
+    /// [`MemError::OutOfMemory`]; [`MemError::CommitsOnTouch`] for a
+    /// demand-zero reservation. Nothing is committed on error.
     pub fn commit(&mut self, offset: usize, len: usize) -> Result<(), MemError> {
         let va = self.range(offset, len)?;
+        if self.demand {
+            return Err(MemError::CommitsOnTouch);
+        }
         space::map_new_memory(va, len, self.region.flags)
     }
 
@@ -87,6 +136,10 @@ impl Reservation {
     /// [`MemError::OutOfMemory`] if splitting a large page needs a frame.
     pub unsafe fn decommit(&mut self, offset: usize, len: usize) -> Result<(), MemError> {
         let va = self.range(offset, len)?;
+        if self.demand {
+            // SAFETY: forwarded from the caller.
+            return unsafe { demand::make_inaccessible(self.region.start.as_usize(), offset, len) };
+        }
         // SAFETY: the range lies in this reservation, whose pages were
         // mapped only by `commit` (fresh frames owned by it), and the
         // caller guarantees nothing uses them.
@@ -121,8 +174,13 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
+        if self.demand {
+            // No page is mapped by a fault after this.
+            demand::unregister(self.region.start.as_usize());
+        }
         // SAFETY: the reservation is being dropped by its owner, so nothing
-        // uses its pages; they were mapped only by `commit`.
+        // uses its pages; they were mapped only by `commit` or the fault
+        // path (fresh frames, owned by the reservation).
         let unmapped = unsafe { space::unmap_present_and_free(self.region.start, self.region.len) };
         if let Err(error) = unmapped {
             log::error!(

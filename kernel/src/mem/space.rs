@@ -298,6 +298,45 @@ pub(super) fn map_new_memory(va: VirtAddr, len: usize, flags: PageFlags) -> Resu
     result
 }
 
+/// What [`map_zeroed_page`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PageIn {
+    /// A fresh zeroed frame is mapped there now.
+    Mapped,
+    /// The page was mapped already (by another hart), with these flags.
+    AlreadyMapped(PageFlags),
+}
+
+/// Maps one fresh zeroed frame at page `va` with `flags`, unless the page
+/// is mapped already. The check and the mapping happen under one hold of
+/// the page-table lock, so two harts faulting on the same page map it
+/// once. Flushes only this hart's translation of `va`. Never allocates on
+/// the heap (callable from the trap handler).
+pub(super) fn map_zeroed_page(va: VirtAddr, flags: PageFlags) -> Result<PageIn, MemError> {
+    if !va.is_aligned(PAGE_SIZE) {
+        return Err(MemError::InvalidSize);
+    }
+    let result = with_table(|table, frames, physmap| -> Result<PageIn, MemError> {
+        if let Some((_, existing)) = table.translate(va, physmap) {
+            return Ok(PageIn::AlreadyMapped(existing));
+        }
+        let frame = frames.buddy().alloc(0).map_err(|_| MemError::OutOfMemory)?;
+        // SAFETY: the frame was just allocated, so only we use it, and the
+        // physical map reaches all of it.
+        unsafe { hypha_kmem::PhysMap::phys_to_ptr(physmap, frame).write_bytes(0, PAGE_SIZE) };
+        if let Err(error) = table.map(va, frame, PAGE_SIZE, flags, frames, physmap) {
+            // Cannot fail: the frame is allocated and unused.
+            let _ = frames.buddy().free(frame, 0);
+            return Err(error.into());
+        }
+        Ok(PageIn::Mapped)
+    })?;
+    // A translation of the page cached while it was invalid must not
+    // survive; other harts flush their own when they fault on it.
+    crate::arch::csr::flush_tlb_page(va.as_usize());
+    result
+}
+
 /// Unmaps `[va, va + len)` (all mapped by `map_new_memory`) and frees the
 /// frames behind it; used to roll back a failed `map_new_memory`.
 fn undo_new_memory(

@@ -119,7 +119,7 @@ crate::ktest! {
         assert!(boxed.iter().all(|&value| value == 7));
         let mut list: Vec<u32> = (0..1000).collect();
         list.retain(|value| value % 3 == 0);
-        assert_eq!(list.iter().sum::<u32>(), (0..1000).filter(|value| value % 3 == 0).sum());
+        assert_eq!(list.iter().sum::<u32>(), (0..1000).filter(|value| value % 3 == 0).sum::<u32>());
         drop(boxed);
         drop(list);
         assert_eq!(stats().heap_used_bytes, before);
@@ -517,5 +517,111 @@ crate::ktest! {
         // it any more (the fiber's frames were abandoned by the fault).
         unsafe { stacks.deallocate(region) };
         assert_eq!(find_region(VirtAddr::new(region.top() - 8)), None, "the stack's range is released");
+    }
+}
+
+crate::ktest! {
+    fn demand_zero_reservation_commits_pages_on_first_touch() {
+        let before = stats().frames_free;
+        let mut memory = super::Reservation::new_demand_zero(64 << 20, RegionKind::WasmMemory, "ktest demand")
+            .expect("64 MiB of address space");
+        assert!(memory.is_demand_zero());
+        let base = memory.start().as_usize();
+        // Growing maps nothing.
+        memory.make_accessible(0, 8 << 20).expect("8 MiB accessible");
+        memory.make_accessible(8 << 20, 8 << 20).expect("16 MiB accessible");
+        assert_eq!(stats().frames_free, before, "making memory accessible commits no frame");
+        assert_eq!(super::demand_usage(base), Some((16 << 20, 0)));
+        // First touches: a load reads zero, a store sticks; one page each.
+        let far = core::ptr::with_exposed_provenance_mut::<u64>(base + (9 << 20) + 8);
+        // SAFETY: inside the accessible part; the fault path maps a frame.
+        assert_eq!(unsafe { core::ptr::with_exposed_provenance::<u64>(base + (5 << 20)).read_volatile() }, 0);
+        // SAFETY: as above.
+        unsafe { far.write_volatile(0xfeed) };
+        // SAFETY: as above, now committed.
+        assert_eq!(unsafe { far.read_volatile() }, 0xfeed);
+        assert_eq!(super::demand_usage(base + 1), Some((16 << 20, 2 * PAGE_SIZE)));
+        assert!(translate(VirtAddr::new(base + (5 << 20))).is_some());
+        assert_eq!(translate(VirtAddr::new(base + (6 << 20))), None, "untouched pages stay unmapped");
+        // An access straddling two untouched pages commits both.
+        let straddle = core::ptr::with_exposed_provenance_mut::<u8>(base + (12 << 20) - 4).cast::<u64>();
+        // SAFETY: both pages accessible; the misaligned access is deliberate.
+        unsafe { straddle.write_unaligned(u64::MAX) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { straddle.read_unaligned() }, u64::MAX);
+        assert_eq!(super::demand_usage(base).map(|usage| usage.1), Some(4 * PAGE_SIZE));
+        // Past the accessible part the fault is not served.
+        let fault = catch_fault(|| {
+            // SAFETY: deliberately reads past the accessible part; the fault is expected.
+            let _ = unsafe { core::ptr::with_exposed_provenance::<u64>(base + (16 << 20)).read_volatile() };
+        })
+        .expect_err("inaccessible page faults");
+        assert_eq!(fault.address, base + (16 << 20));
+        // Explicit commits and gaps are refused.
+        assert_eq!(memory.commit(0, PAGE_SIZE), Err(MemError::CommitsOnTouch));
+        assert_eq!(memory.make_accessible(32 << 20, PAGE_SIZE), Err(MemError::InvalidSize));
+        // Shrinking frees what was committed above the new watermark.
+        // SAFETY: nothing uses [8 MiB, 16 MiB) any more.
+        unsafe { memory.decommit(8 << 20, 8 << 20) }.expect("decommit the top half");
+        assert_eq!(super::demand_usage(base), Some((8 << 20, PAGE_SIZE)));
+        assert_eq!(translate(VirtAddr::new(base + (9 << 20))), None);
+        catch_fault(|| {
+            // SAFETY: deliberately reads a page no longer accessible; the fault is expected.
+            let _ = unsafe { far.read_volatile() };
+        })
+        .expect_err("decommitted page faults");
+        drop(memory);
+        assert_eq!(super::demand_usage(base), None);
+        assert_eq!(stats().frames_free, before, "every data and table frame came back");
+        assert_eq!(find_region(VirtAddr::new(base)), None, "the range is released");
+    }
+}
+
+crate::ktest! {
+    fn demand_zero_faults_race_on_all_harts() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        const PAGES: usize = 1024;
+        static BASE: AtomicUsize = AtomicUsize::new(0);
+        static DONE: AtomicUsize = AtomicUsize::new(0);
+        static NONZERO: AtomicUsize = AtomicUsize::new(0);
+        fn touch_all() {
+            let base = BASE.load(Ordering::Acquire);
+            let hart = crate::percpu::current().hart_id;
+            for page in 0..PAGES {
+                // Harts walk in opposite directions so they meet on pages
+                // the other is faulting in.
+                let page = if hart.is_multiple_of(2) { page } else { PAGES - 1 - page };
+                let word = core::ptr::with_exposed_provenance::<u64>(base + page * PAGE_SIZE + 8 * (hart % 8));
+                // SAFETY: inside the accessible part of the test's area.
+                if unsafe { word.read_volatile() } != 0 {
+                    NONZERO.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            DONE.fetch_add(1, Ordering::Release);
+        }
+        let before = stats().frames_free;
+        let mut memory = super::Reservation::new_demand_zero(PAGES * PAGE_SIZE, RegionKind::WasmMemory, "ktest demand race")
+            .expect("address space");
+        memory.make_accessible(0, PAGES * PAGE_SIZE).expect("accessible");
+        BASE.store(memory.start().as_usize(), Ordering::Release);
+        DONE.store(0, Ordering::Release);
+        NONZERO.store(0, Ordering::Release);
+        let me = crate::percpu::current().hart_id;
+        let mut others = 0;
+        for per_cpu in crate::percpu::all().filter(|per_cpu| per_cpu.hart_id != me) {
+            crate::ipi::run_on(per_cpu.hart_id, touch_all).expect("IPI sent");
+            others += 1;
+        }
+        touch_all();
+        let deadline = crate::time::now_ticks() + crate::time::ms_to_ticks(5000);
+        while DONE.load(Ordering::Acquire) < others + 1 && crate::time::now_ticks() < deadline {
+            core::hint::spin_loop();
+        }
+        assert_eq!(DONE.load(Ordering::Acquire), others + 1, "every hart finished");
+        assert_eq!(NONZERO.load(Ordering::Acquire), 0, "every page read zero");
+        let base = memory.start().as_usize();
+        assert_eq!(super::demand_usage(base).map(|usage| usage.1), Some(PAGES * PAGE_SIZE), "each page committed once");
+        drop(memory);
+        assert_eq!(stats().frames_free, before, "every frame came back");
     }
 }

@@ -87,11 +87,14 @@ fn memory(caller: &mut Caller<'_, ProcData>) -> Option<Memory> {
     }
 }
 
-/// Records the caller's memory size for `ps` and `meminfo`.
+/// Records the caller's memory size and where it lives (for its committed
+/// bytes) for `ps` and `meminfo`.
 fn note_memory(caller: &mut Caller<'_, ProcData>) {
     if let Some(memory) = memory(caller) {
         let pages = memory.size(caller.as_context_mut()).unwrap_or(0);
+        let base = memory.data(caller.as_context_mut()).map_or(0, |data| data.as_ptr().addr());
         caller.data().shared.memory_pages.store(pages, Ordering::Relaxed);
+        caller.data().shared.memory_base.store(base, Ordering::Relaxed);
     }
 }
 
@@ -298,7 +301,9 @@ fn meminfo(caller: &mut Caller<'_, ProcData>, params: &[Val]) -> Result<(), Errn
     let stats = crate::mem::stats();
     let page = 4096u64;
     let frames = |n: usize| u64::try_from(n).unwrap_or(u64::MAX).saturating_mul(page);
-    let linear = super::table::memory_pages().saturating_mul(64 << 10);
+    // Linear memory is paged on demand: what its frames hold is what
+    // processes touched.
+    let linear = super::table::committed_memory_bytes();
     let mut record = [0u8; 32];
     record[0..8].copy_from_slice(&frames(stats.frames_total).to_le_bytes());
     record[8..16].copy_from_slice(&frames(stats.frames_free).to_le_bytes());

@@ -9,7 +9,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use core::task::Waker;
 
 use super::event::Event;
@@ -75,6 +75,9 @@ pub struct ProcShared {
     pub cpu_ticks: AtomicU64,
     /// Linear memory size in 64 KiB pages, as last seen.
     pub memory_pages: AtomicU64,
+    /// Start of the linear memory's reservation, as last seen (0: not yet),
+    /// to ask the memory manager how much of it is committed.
+    pub memory_base: AtomicUsize,
     /// The process task's waker (for kill and resume).
     waker: SpinLock<Option<Waker>>,
 }
@@ -88,6 +91,7 @@ impl ProcShared {
             stopped: AtomicBool::new(stopped),
             cpu_ticks: AtomicU64::new(0),
             memory_pages: AtomicU64::new(0),
+            memory_base: AtomicUsize::new(0),
             waker: SpinLock::new(None),
         }
     }
@@ -326,6 +330,8 @@ pub struct ProcInfo {
     pub parent: Pid,
     pub state: RunState,
     pub memory_pages: u64,
+    /// Bytes of linear memory backed by frames (touched at least once).
+    pub committed_bytes: u64,
     pub cpu_ns: u64,
     pub started_ns: u64,
     pub name: String,
@@ -342,6 +348,7 @@ pub fn list() -> Vec<ProcInfo> {
             parent: e.parent,
             state: if e.exit.is_some() { RunState::Zombie } else { e.shared.state() },
             memory_pages: e.shared.memory_pages.load(Ordering::Relaxed),
+            committed_bytes: if e.exit.is_some() { 0 } else { committed_bytes(&e.shared) },
             cpu_ns: crate::time::ticks_to_us(e.shared.cpu_ticks.load(Ordering::Relaxed)).saturating_mul(1000),
             started_ns: e.started_ns,
             name: e.name.clone(),
@@ -354,7 +361,17 @@ pub fn count() -> usize {
     TABLE.lock().procs.len()
 }
 
-/// Committed linear memory of every live process, in 64 KiB pages.
-pub fn memory_pages() -> u64 {
-    TABLE.lock().procs.values().filter(|e| e.exit.is_none()).map(|e| e.shared.memory_pages.load(Ordering::Relaxed)).sum()
+/// Bytes of `shared`'s linear memory backed by frames (0 before its base
+/// is known, or when the memory is not paged on demand).
+fn committed_bytes(shared: &ProcShared) -> u64 {
+    let base = shared.memory_base.load(Ordering::Relaxed);
+    if base == 0 {
+        return 0;
+    }
+    crate::mem::demand_usage(base).map_or(0, |(_, committed)| u64::try_from(committed).unwrap_or(u64::MAX))
+}
+
+/// Bytes of linear memory backed by frames, over every live process.
+pub fn committed_memory_bytes() -> u64 {
+    TABLE.lock().procs.values().filter(|e| e.exit.is_none()).map(|e| committed_bytes(&e.shared)).sum()
 }

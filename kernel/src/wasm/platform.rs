@@ -2,12 +2,18 @@
 //! [`Reservation`]s.
 //!
 //! Every `reserve` is one reservation (region kind `WasmMemory`, pages
-//! read-write when committed). The runtime's protection changes map onto
-//! the reservation like this:
+//! read-write when committed). A linear memory (`reserve_memory`) is a
+//! demand-zero reservation: `ReadWrite` (memory.grow) only makes pages
+//! accessible, and the trap handler commits each page (a fresh zeroed
+//! frame) when it is first loaded from or stored to, by compiled code or
+//! by the kernel writing data segments or host-call results (see
+//! `mem/demand.rs`). Other reservations map the runtime's protection
+//! changes like this:
 //!
 //! - `ReadWrite` on pages never committed commits them (fresh zeroed
-//!   frames): a memory growing, code being written, a fiber stack; on
-//!   committed pages it changes their rights back to read-write.
+//!   frames): code being written, a fiber stack (and a linear memory
+//!   when the demand-zero table is full); on committed pages it changes
+//!   their rights back to read-write.
 //! - `ReadExecute` (only through `publish_code`) makes committed pages
 //!   read+execute, never writable, then runs `fence.i` here and on every
 //!   other hart through the SBI remote fence.
@@ -45,6 +51,21 @@ impl KernelPlatform {
     #[must_use]
     pub fn new() -> Self {
         Self { reservations: SpinLock::new(BTreeMap::new()) }
+    }
+
+    /// Records a fresh reservation and returns its start.
+    fn insert(&self, reservation: Reservation) -> Result<NonNull<u8>, PlatformError> {
+        let start = reservation.start().as_usize();
+        // The range may have been another reservation's, unmapped by
+        // another hart (whose unmap flushed only its own TLB): drop this
+        // hart's stale translations before it writes here. Other harts
+        // flush before every process poll (`proc`), the only way they
+        // reach a reservation; a stale invalid entry is also harmless for
+        // demand-zero memory (the fault path flushes and retries).
+        crate::arch::csr::flush_tlb();
+        let pointer = NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(start)).ok_or(PlatformError::OutOfMemory)?;
+        self.reservations.lock().insert(start, reservation);
+        Ok(pointer)
     }
 
     /// Runs `f` on the reservation containing `[ptr, ptr + len)` with the
@@ -125,7 +146,8 @@ fn sync_instruction_caches() {
 
 // SAFETY: (1) each `reserve` is a fresh kernel reservation owned by this
 // table until `release`; nothing is mapped in it until committed, and
-// `Reservation::commit` maps fresh zeroed frames. (2) `publish_code`
+// `Reservation::commit` and the demand-zero fault path map fresh zeroed
+// frames. (2) `publish_code`
 // changes the pages to read+execute (never W and X together: the
 // reservation refuses it) and runs `fence.i` on every hart. (3) the trap
 // handler calls `wasm::handle_fault` first for every synchronous exception
@@ -139,16 +161,12 @@ unsafe impl Platform for KernelPlatform {
 
     fn reserve(&self, len: usize) -> Result<NonNull<u8>, PlatformError> {
         let reservation = Reservation::new(len, PageFlags::READ_WRITE, RegionKind::WasmMemory, "wasm").map_err(map_error)?;
-        let start = reservation.start().as_usize();
-        // The range may have been another reservation's, unmapped by
-        // another hart (whose unmap flushed only its own TLB): drop this
-        // hart's stale translations before it writes here. Other harts
-        // flush before every process poll (`proc`), the only way they
-        // reach a reservation.
-        crate::arch::csr::flush_tlb();
-        let pointer = NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(start)).ok_or(PlatformError::OutOfMemory)?;
-        self.reservations.lock().insert(start, reservation);
-        Ok(pointer)
+        self.insert(reservation)
+    }
+
+    fn reserve_memory(&self, len: usize) -> Result<NonNull<u8>, PlatformError> {
+        let reservation = Reservation::new_demand_zero(len, RegionKind::WasmMemory, "wasm memory").map_err(map_error)?;
+        self.insert(reservation)
     }
 
     unsafe fn protect(&self, ptr: NonNull<u8>, len: usize, prot: Protection) -> Result<(), PlatformError> {
@@ -159,7 +177,11 @@ unsafe impl Platform for KernelPlatform {
             return Err(PlatformError::Refused);
         }
         self.with_reservation(ptr, len, |reservation, offset| match prot {
+            // Demand-zero memory: grow only moves the watermark; the
+            // fault path commits pages on first touch.
+            Protection::ReadWrite if reservation.is_demand_zero() => reservation.make_accessible(offset, len).map_err(map_error),
             Protection::ReadWrite => commit_or_protect(reservation, offset, len, PageFlags::READ_WRITE),
+            Protection::ReadExecute if reservation.is_demand_zero() => Err(PlatformError::Refused),
             // SAFETY: the caller guarantees no Rust reference into the
             // range is invalidated (its contract).
             Protection::ReadExecute => unsafe {

@@ -1,7 +1,8 @@
 //! In-kernel tests of the WebAssembly platform: compiled code runs, traps
 //! (out-of-bounds, unreachable, stack overflow on a fiber) come back as
 //! `Trap` values with the right code while the kernel keeps running, and
-//! `memory.grow` commits pages. The modules are encoded by a tiny binary
+//! `memory.grow` makes pages accessible that are committed on first touch
+//! (demand-zero). The modules are encoded by a tiny binary
 //! builder below (no text parser in the kernel).
 
 extern crate alloc;
@@ -108,7 +109,7 @@ fn module_importing(
         }
         section(&mut out, 5, &[m]);
     }
-    let exports: Vec<Vec<u8>> = functions
+    let mut exports: Vec<Vec<u8>> = functions
         .iter()
         .enumerate()
         .map(|(index, f)| {
@@ -120,6 +121,10 @@ fn module_importing(
             e
         })
         .collect();
+    if memory.is_some() {
+        // (export "memory" (memory 0))
+        exports.push(alloc::vec![6, b'm', b'e', b'm', b'o', b'r', b'y', 2, 0]);
+    }
     section(&mut out, 7, &exports);
     let bodies: Vec<Vec<u8>> = functions
         .iter()
@@ -301,6 +306,54 @@ crate::ktest! {
             let run = instance.get_typed_func::<(), (), _>(&mut store, "run").expect("run");
             run.call(&mut store, ()).expect("the call returns normally, not as a trap");
             assert!(CAUGHT.load(Ordering::Acquire), "the kernel's recovery point saw the fault");
+        });
+    }
+}
+
+/// Bytes of the instance's exported memory that are committed (backed by
+/// frames), from the kernel's demand-zero bookkeeping.
+fn committed(store: &mut Store<()>, instance: &Instance) -> usize {
+    let memory = instance.get_memory(store, "memory").expect("memory export");
+    let base = memory.data(store).expect("memory data").as_ptr().addr();
+    crate::mem::demand_usage(base).expect("the memory is a demand-zero area").1
+}
+
+crate::ktest! {
+    fn memory_grow_commits_only_touched_pages() {
+        big(|| {
+            for strategy in [MemoryStrategy::GuardPages, MemoryStrategy::BoundsChecks] {
+                let bytes = module(
+                    &[(&[I32], &[I32]), (&[I32, I32], &[])],
+                    &[
+                        Function { ty: 0, code: &[0x20, 0, 0x40, 0], export: "grow" },
+                        Function { ty: 0, code: &[0x20, 0, 0x28, 2, 0], export: "load" },
+                        Function { ty: 1, code: &[0x20, 0, 0x20, 1, 0x36, 2, 0], export: "store" },
+                    ],
+                    Some((1, Some(1024))),
+                );
+                let (mut store, instance) = instantiate(Some(strategy), &bytes);
+                let grow = instance.get_typed_func::<i32, i32, _>(&mut store, "grow").expect("grow");
+                let load = instance.get_typed_func::<i32, i32, _>(&mut store, "load").expect("load");
+                let poke = instance.get_typed_func::<(i32, i32), (), _>(&mut store, "store").expect("store");
+                assert_eq!(committed(&mut store, &instance), 0, "{strategy:?}: instantiating touched nothing");
+                let frames = crate::mem::stats().frames_free;
+                // 512 more wasm pages: 32 MiB accessible, nothing committed.
+                assert_eq!(grow.call(&mut store, 512).expect("grow"), 1);
+                assert_eq!(committed(&mut store, &instance), 0, "{strategy:?}: grow commits nothing");
+                assert!(frames - crate::mem::stats().frames_free < 4, "{strategy:?}: grow took no data frames");
+                // Three stores in three pages far apart, then a load from an
+                // untouched page: four frames, the fresh page reads zero.
+                for address in [100, 200 * 65536 + 8, 513 * 65536 - 4] {
+                    poke.call(&mut store, (address, 0x5a5a)).expect("store");
+                    assert_eq!(load.call(&mut store, address).expect("load back"), 0x5a5a);
+                }
+                assert_eq!(load.call(&mut store, 300 * 65536 + 12).expect("fresh page"), 0, "{strategy:?}: reads zero");
+                assert_eq!(committed(&mut store, &instance), 4 * hypha_kmem::PAGE_SIZE, "{strategy:?}: only touched pages");
+                // Beyond the accessible size it is still a trap.
+                assert_eq!(trap_code(load.call(&mut store, 513 * 65536)), TrapCode::MemoryOutOfBounds, "{strategy:?}");
+                assert_eq!(trap_code(poke.call(&mut store, (600 * 65536, 1))), TrapCode::MemoryOutOfBounds, "{strategy:?}");
+                assert_eq!(committed(&mut store, &instance), 4 * hypha_kmem::PAGE_SIZE, "{strategy:?}: traps commit nothing");
+            }
         });
     }
 }

@@ -76,6 +76,7 @@ pub fn proc_info(pid: u32, parent: u32, name: &str, state: ProcState) -> ProcInf
         name: name.to_string(),
         state,
         memory_bytes: 2 << 20,
+        committed_bytes: 256 << 10,
         cpu_time_ns: 1_500_000,
         start_ns: 84_000_000,
     }

@@ -137,6 +137,20 @@ pub unsafe trait Platform: Send + Sync + fmt::Debug + 'static {
     /// [`PlatformError::OutOfMemory`] when no range is available.
     fn reserve(&self, len: usize) -> Result<NonNull<u8>, PlatformError>;
 
+    /// Reserve `len` bytes of inaccessible address space for a linear
+    /// memory. Its pages are only ever made `ReadWrite` contiguously from
+    /// the start (a memory growing) or `None` from some offset to the end
+    /// of what is accessible (a memory reset), never `ReadExecute`, so a
+    /// platform may commit them lazily, on first touch, and let
+    /// `protect(.., ReadWrite)` only mark them accessible (demand-zero
+    /// paging). The default is [`Platform::reserve`].
+    ///
+    /// # Errors
+    /// [`PlatformError::OutOfMemory`] when no range is available.
+    fn reserve_memory(&self, len: usize) -> Result<NonNull<u8>, PlatformError> {
+        self.reserve(len)
+    }
+
     /// Change the rights of `[ptr, ptr + len)`; committing memory is
     /// `protect(.., ReadWrite)`.
     ///

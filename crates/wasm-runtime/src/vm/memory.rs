@@ -1,4 +1,6 @@
-//! Linear memory: one reservation per memory, pages committed on grow;
+//! Linear memory: one reservation per memory ([`Platform::reserve_memory`]),
+//! pages made accessible on grow (committed then, or on first touch where
+//! the platform pages on demand);
 //! reservations of a module's memories are reused through a [`MemoryPool`]
 //! when the platform can reset them.
 
@@ -61,7 +63,7 @@ impl LinearMemory {
     /// A memory of type `ty`, with at most `limit_pages` pages in this store.
     pub fn new(platform: Arc<dyn Platform>, ty: MemoryType, strategy: MemoryStrategy, limit_pages: u64) -> Result<Self> {
         let (max_pages, reserved) = sizes(ty, strategy, limit_pages)?;
-        let base = platform.reserve(reserved).map_err(|e| Error::Resource(alloc::format!("memory reservation: {e}")))?;
+        let base = platform.reserve_memory(reserved).map_err(|e| Error::Resource(alloc::format!("memory reservation: {e}")))?;
         let mut mem = LinearMemory {
             def: VMMemoryDef { base: base.as_ptr(), length_bytes: 0 },
             reserved,

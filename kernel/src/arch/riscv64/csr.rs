@@ -107,6 +107,14 @@ pub fn flush_tlb() {
     unsafe { core::arch::asm!("sfence.vma", options(nostack)) };
 }
 
+/// Flushes this hart's TLB entries for the page holding `address` (all
+/// address spaces).
+#[inline]
+pub fn flush_tlb_page(address: usize) {
+    // SAFETY: a TLB flush only makes later accesses re-walk the tables.
+    unsafe { core::arch::asm!("sfence.vma {0}, zero", in(reg) address, options(nostack)) };
+}
+
 /// Makes this hart's instruction fetch see every store made before it
 /// (after new code was written).
 #[inline]
