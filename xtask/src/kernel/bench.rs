@@ -104,6 +104,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if which != "cycles" {
         image.initrd = Some(crate::initrd::build("initrd-test", &[])?);
         let mut times = Vec::new();
+        let mut split = None;
         for harts in COMPILE_HARTS {
             println!("--- kernel bench: bench=compile, {harts} harts, multi-threaded TCG ---");
             let command = boot::qemu_command(&qemu, &image, harts, MEMORY, "bench=compile");
@@ -111,6 +112,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             let name = format!("compile.sh.harts{harts}");
             let ms = figures.get(&name).copied().with_context(|| format!("the kernel did not report `{name}`"))?;
             times.push((harts, ms));
+            if harts == 1 {
+                split = figures.get("compile.sh.harts1.parallel").copied().map(|parallel| (ms, parallel));
+            }
         }
         let (one, one_ms) = times[0];
         for &(harts, ms) in &times[1..] {
@@ -121,6 +125,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 peer: format!("{one} hart"),
                 peer_value: one_ms,
             });
+        }
+        if let Some((total, parallel)) = split {
+            // Amdahl: the part outside the compile executor stays serial.
+            let serial = total - parallel;
+            notes.push(format!(
+                "compile on 1 hart: {parallel:.0} of {total:.0} ms in the parallel part (function bodies), {serial:.0} ms serial (validation, trampolines, linking): at best {:.2}x on 4 harts with 4 free host cores",
+                total / (serial + parallel / 4.0)
+            ));
         }
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         notes.push(format!(
@@ -180,7 +192,7 @@ fn print_table(rows: &[Row]) {
     println!("{:<46} {:>14} {:<14} {:>12}  {:<26} {:>8}", "benchmark", "hypha", "unit", "peer", "(peer is)", "ratio");
     for row in rows {
         println!(
-            "{:<46} {:>14.2} {:<14} {:>12.2}  {:<26} {:>8.3}",
+            "{:<46} {:>14.2} {:<14} {:>12.2}  {:<26} {:>8.4}",
             row.name,
             row.value,
             row.unit,
