@@ -118,7 +118,7 @@ const PRECOMPILE_MACHINES: &str = "scalar-guard,scalar-bounds";
 /// fingerprint and wasm digest), so unchanged programs are not compiled
 /// again; a program that does not compile for a variant just has no
 /// artifact there (the kernel compiles it, and refuses it the same way).
-fn precompile(programs: &BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Vec<u8>>> {
+pub(crate) fn precompile(programs: &BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Vec<u8>>> {
     let tool = build_precompiler()?;
     let dir = crate::kernel::target_dir().join("precompile");
     let inputs = dir.join("in");
