@@ -211,3 +211,53 @@ impl CompileExecutor for HartCompiler {
         }
     }
 }
+
+#[cfg(feature = "ktest")]
+mod ktests {
+    extern crate alloc;
+
+    use alloc::vec::Vec;
+
+    use hypha_wasm::{ArtifactError, Module};
+
+    use crate::ktest;
+
+    /// `/bin/sh`, its SHA-256 and its artifact for the process engine.
+    fn sh() -> (Vec<u8>, [u8; 32], Vec<u8>) {
+        let engine = crate::proc::engine().unwrap_or_else(|e| panic!("process engine: {e}"));
+        let bytes = crate::fs::read_file("/bin/sh").unwrap_or_else(|e| panic!("/bin/sh: errno {}", e.raw()));
+        let key = super::hash(&bytes);
+        let path = hypha_proc_engine::artifact_path(&engine.fingerprint(), &key);
+        let artifact = crate::fs::read_file(&path)
+            .unwrap_or_else(|e| panic!("no precompiled code for this engine at {path} (errno {}): xtask and the kernel disagree on the process engine", e.raw()));
+        (bytes, key, artifact)
+    }
+
+    ktest! {
+        fn the_initrd_code_for_sh_loads_on_this_machine() {
+            let engine = crate::proc::engine().unwrap_or_else(|e| panic!("process engine: {e}"));
+            let (bytes, key, _) = sh();
+            let module = super::load_precompiled(engine, &bytes, &key).expect("the precompiled sh was refused");
+            assert!(module.exports().any(|(name, _)| name == "_start"));
+        }
+    }
+
+    ktest! {
+        fn damaged_or_foreign_artifacts_are_refused() {
+            let engine = crate::proc::engine().unwrap_or_else(|e| panic!("process engine: {e}"));
+            let (bytes, key, artifact) = sh();
+            let mut damaged = artifact.clone();
+            let middle = damaged.len() / 2;
+            damaged[middle] ^= 0x10;
+            assert!(matches!(Module::deserialize_with_digest(engine, &bytes, &key, &damaged), Err(ArtifactError::Checksum)));
+            assert!(matches!(
+                Module::deserialize_with_digest(engine, &bytes, &key, &artifact[..artifact.len() - 1]),
+                Err(ArtifactError::Checksum | ArtifactError::Truncated)
+            ));
+            let hello = crate::fs::read_file("/bin/hello").unwrap_or_else(|e| panic!("/bin/hello: errno {}", e.raw()));
+            assert!(matches!(Module::deserialize(engine, &hello, &artifact), Err(ArtifactError::WasmMismatch)));
+            // No artifact under another digest: the cache compiles instead.
+            assert!(super::load_precompiled(engine, &bytes, &[0; 32]).is_none());
+        }
+    }
+}
