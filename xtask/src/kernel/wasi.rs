@@ -17,7 +17,8 @@
 //! Each module's machine code is precompiled on the host and packed under
 //! `lib/hypha/cache/` exactly as for `/bin` (`crate::initrd::precompile`),
 //! so the kernel's module cache loads it instead of compiling: 46 tests
-//! run in ~3 s of QEMU time instead of ~4 min of in-kernel Cranelift.
+//! run in ~3 s of QEMU time instead of ~4 min of in-kernel Cranelift
+//! (`HYPHA_WASI_KERNEL_COMPILE=1` leaves the artifacts out).
 //!
 //! `FILTER` (from `cargo xtask test FILTER` or `cargo xtask wasi FILTER`)
 //! selects tests by name unless it matches the suite name
@@ -59,7 +60,10 @@ pub(crate) fn test(filter: Option<&str>) -> Result<Vec<SuiteResult>> {
     println!("=== {NAME}: the wasi-testsuite ({SUBSET}) in the kernel under QEMU ===");
     let dir = suite_dir();
     let by_name = filter.filter(|filter| !NAME.contains(filter));
-    let (archive, count) = pack(&dir, by_name, true)?;
+    // `HYPHA_WASI_KERNEL_COMPILE=1`: no artifacts, the kernel compiles
+    // every module itself (the slow path, ~4 min).
+    let precompiled = std::env::var_os("HYPHA_WASI_KERNEL_COMPILE").is_none_or(|value| value != "1");
+    let (archive, count) = pack(&dir, by_name, precompiled)?;
     if count == 0 {
         println!("{NAME}: no test matches the filter");
         return Ok(Vec::new());
