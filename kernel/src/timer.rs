@@ -100,6 +100,12 @@ pub fn handle() {
     let deadline = per_cpu.test_deadline.load(Ordering::Relaxed);
     if deadline != 0 && crate::time::now_ticks() > deadline {
         per_cpu.test_deadline.store(0, Ordering::Relaxed);
+        #[cfg(feature = "ktest")]
+        {
+            crate::println!("timeout: {} epochs so far; processes and tasks now:", crate::proc::EPOCHS.load(Ordering::Relaxed));
+            crate::proc::table::dump_for_timeout();
+            crate::sched::registry::dump_for_timeout();
+        }
         panic!("test timed out (deadline passed; the timer interrupt ended it)");
     }
 }

@@ -356,6 +356,22 @@ pub fn list() -> Vec<ProcInfo> {
         .collect()
 }
 
+/// Prints every process (pid, name, state, CPU time) for a test that timed
+/// out; called from the timer interrupt, so it skips a locked table and
+/// allocates nothing.
+#[cfg(feature = "ktest")]
+pub fn dump_for_timeout() {
+    let Some(table) = TABLE.try_lock() else {
+        crate::println!("proc: (process table locked)");
+        return;
+    };
+    for (pid, e) in &table.procs {
+        let state = if e.exit.is_some() { RunState::Zombie } else { e.shared.state() };
+        let cpu_us = crate::time::ticks_to_us(e.shared.cpu_ticks.load(Ordering::Relaxed));
+        crate::println!("proc: pid {pid} {} {state:?}, cpu {cpu_us} us, parent {}", e.name, e.parent);
+    }
+}
+
 /// Processes in the table (zombies included).
 pub fn count() -> usize {
     TABLE.lock().procs.len()

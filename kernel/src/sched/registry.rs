@@ -253,6 +253,30 @@ pub fn snapshot() -> (Vec<TaskInfo>, usize) {
     (tasks, UNPOLLED.load(Ordering::Relaxed))
 }
 
+/// Prints every listed task (number, name, polls, state, last hart) for a
+/// test that timed out; called from the timer interrupt, so it skips a
+/// locked list and allocates nothing.
+#[cfg(feature = "ktest")]
+pub fn dump_for_timeout() {
+    for (hart, list) in LISTS.iter().enumerate() {
+        let Some(list) = list.try_lock() else {
+            crate::println!("task: (list {hart} locked)");
+            continue;
+        };
+        let mut cursor = list.head;
+        // SAFETY: under the lock every linked entry is live (as in `snapshot`).
+        while let Some(entry) = unsafe { cursor.as_ref() } {
+            let state = TaskState::from_u8(entry.state.load(Ordering::Relaxed));
+            let polls = entry.polls.load(Ordering::Relaxed);
+            let last = entry.hart.load(Ordering::Relaxed);
+            crate::println!("task: #{} {} {state:?}, {polls} polls, last hart {last}", entry.number, entry.name);
+            // SAFETY: as above.
+            cursor = unsafe { (*entry.links.get()).next };
+        }
+    }
+    crate::println!("task: {} never polled", UNPOLLED.load(Ordering::Relaxed));
+}
+
 /// How many tracked tasks exist (listed or not yet polled).
 #[cfg_attr(not(feature = "ktest"), expect(dead_code, reason = "only the in-kernel tests count tasks so far"))]
 #[must_use]
