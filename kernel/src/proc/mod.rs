@@ -216,11 +216,29 @@ fn compile_error(error: hypha_wasm::Error) -> SpawnError {
 }
 
 /// Refuses modules whose tables could hold more than the quota (a table
-/// without a maximum can grow to 2^32 elements of kernel heap).
+/// without a maximum can grow to 2^32 elements of kernel heap). Reads only
+/// up to the table section: the sections after it (code above all) are not
+/// parsed on every spawn. A module with its sections out of order fails
+/// validation when compiled, so stopping early lets nothing unchecked run.
 fn check_tables(bytes: &[u8], limits: Limits) -> Result<(), SpawnError> {
+    use wasmparser::Payload;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let Ok(payload) = payload else { return Ok(()) }; // validation reports it
-        if let wasmparser::Payload::TableSection(reader) = payload {
+        if matches!(
+            payload,
+            Payload::MemorySection(_)
+                | Payload::TagSection(_)
+                | Payload::GlobalSection(_)
+                | Payload::ExportSection(_)
+                | Payload::StartSection { .. }
+                | Payload::ElementSection(_)
+                | Payload::DataCountSection { .. }
+                | Payload::CodeSectionStart { .. }
+                | Payload::DataSection(_)
+        ) {
+            return Ok(());
+        }
+        if let Payload::TableSection(reader) = payload {
             for table in reader {
                 let Ok(table) = table else { return Ok(()) };
                 let max = table.ty.maximum.unwrap_or(u64::MAX);

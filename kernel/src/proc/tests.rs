@@ -215,6 +215,20 @@ ktest! {
 
 ktest! {
     #[timeout_ms = 60_000]
+    async fn spawn_refuses_unbounded_tables_and_invalid_modules() {
+        // Also in the (ignored) hostile-programs test; here on its own.
+        for _ in 0..2 {
+            let table = super::spawn(request("table_unbounded", [None, None, None], Limits::default(), false));
+            assert!(matches!(table, Err(SpawnError::NoMem(_))), "{table:?}");
+            let invalid = super::spawn(request("invalid", [None, None, None], Limits::default(), false));
+            assert!(matches!(invalid, Err(SpawnError::NoExec(_))), "{invalid:?}");
+        }
+        assert_eq!(super::count(), 0, "nothing left in the table");
+    }
+}
+
+ktest! {
+    #[timeout_ms = 60_000]
     async fn a_second_spawn_of_the_same_bytes_uses_the_cache() {
         let misses = super::cache::MISSES.load(Ordering::Relaxed);
         let hits = super::cache::HITS.load(Ordering::Relaxed);
