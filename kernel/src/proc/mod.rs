@@ -322,7 +322,11 @@ fn instantiate(engine: &Engine, module: &Module, data: ProcData) -> Result<Built
     let start = instance
         .get_func(&mut store, hypha_wasm_wasi::START_EXPORT)
         .ok_or_else(|| SpawnError::NoExec(String::from("no `_start` export")))?;
-    let pages = instance.get_memory(&mut store, hypha_wasm_wasi::MEMORY_EXPORT).and_then(|m| m.size(&store).ok()).unwrap_or(0);
+    let memory = instance.get_memory(&mut store, hypha_wasm_wasi::MEMORY_EXPORT);
+    let pages = memory.and_then(|m| m.size(&store).ok()).unwrap_or(0);
+    // Where the memory lives, so `ps` can ask how much of it is committed.
+    let base = memory.and_then(|m| m.data(&store).ok()).map_or(0, |data| data.as_ptr().addr());
+    store.data().shared.memory_base.store(base, Ordering::Relaxed);
     Ok((store, start, pages))
 }
 
