@@ -176,8 +176,6 @@ async fn settle() {
 }
 
 ktest! {
-    // Listed in docs/ktest.md (ignored tests) and docs/processes.md.
-    #[ignore = "hangs: with the modules cached, one infinite loop per hart starves the worker beside them (cause not found yet; docs/processes.md)"]
     #[timeout_ms = 120_000]
     async fn hostile_programs_end_alone_and_leave_no_memory_behind() {
         // The first round warms what stays for good (the engine, the
