@@ -60,8 +60,13 @@ pub fn hash(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// The compiled module for `bytes`, compiling (on a big stack, on every
-/// hart) and caching it on a miss; `true` with it when it was compiled now.
+/// The compiled module for `bytes`, loading it from the initrd's
+/// precompiled code or compiling it (on a big stack, on every hart) and
+/// caching it on a miss; `true` with it when it was compiled now (its
+/// first instantiation may compile host trampolines, so it wants a big
+/// stack). A precompiled module counts as not compiled: loading it put
+/// its imports' host trampolines in the engine's cache, so instantiating
+/// it runs no compiler.
 ///
 /// # Errors
 /// What [`Module::new`] reports (invalid module, unsupported feature, out
@@ -75,10 +80,13 @@ pub fn get_or_compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), h
         return Ok((cached.module.clone(), false));
     }
     MISSES.fetch_add(1, Ordering::Relaxed);
-    let module = match load_precompiled(engine, bytes, &key) {
-        Some(module) => module,
-        None => crate::wasm::on_big_stack(crate::wasm::BIG_STACK, || Module::new(engine, bytes))
-            .map_err(|e| hypha_wasm::Error::Resource(alloc::format!("{e}")))??,
+    let (module, compiled) = match load_precompiled(engine, bytes, &key) {
+        Some(module) => (module, false),
+        None => (
+            crate::wasm::on_big_stack(crate::wasm::BIG_STACK, || Module::new(engine, bytes))
+                .map_err(|e| hypha_wasm::Error::Resource(alloc::format!("{e}")))??,
+            true,
+        ),
     };
     let evicted = {
         let mut cache = CACHE.lock();
@@ -93,7 +101,7 @@ pub fn get_or_compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), h
     };
     // Freed outside the lock (releasing code unmaps pages).
     drop(evicted);
-    Ok((module, true))
+    Ok((module, compiled))
 }
 
 /// The module for `bytes` (SHA-256 `key`) from the initrd's precompiled
