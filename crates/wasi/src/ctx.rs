@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use maitake_sync::blocking::{Mutex, MutexGuard};
-use maitake_sync::spin::Spinlock;
+use maitake_sync::spin::{InitOnce, Spinlock};
 
 use crate::backend::{Clock, FileSystem, InputStream, OutputStream, Random};
 use crate::types::{Errno, Filetype, rights};
@@ -69,9 +69,19 @@ impl<F: FileSystem> Desc<F> {
     }
 
     /// Locks the description. Never call twice on one description in one
-    /// call chain: the lock does not nest.
+    /// call chain: the lock does not nest. While another call holds it (a
+    /// blocking read of a stream keeps it while its program is suspended),
+    /// waits with the embedder's [`set_description_wait`] function.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Handle<F>, Spinlock> {
-        self.0.lock()
+        loop {
+            if let Some(guard) = self.0.try_lock() {
+                return guard;
+            }
+            match DESCRIPTION_WAIT.try_get() {
+                Some(wait) => wait(),
+                None => core::hint::spin_loop(),
+            }
+        }
     }
 
     fn share(&self) -> Self {
@@ -82,6 +92,19 @@ impl<F: FileSystem> Desc<F> {
     fn into_last(self) -> Option<Handle<F>> {
         Arc::into_inner(self.0).map(Mutex::into_inner)
     }
+}
+
+static DESCRIPTION_WAIT: InitOnce<fn()> = InitOnce::uninitialized();
+
+/// Sets how a call waits while another call holds the open file
+/// description it needs, once per program run (later calls are ignored).
+/// A blocking read of a stream holds its description until data arrives,
+/// so a second reader of the same description (two processes sharing a
+/// pipe end) waits here: the default spins, which would stall its CPU; a
+/// kernel that runs programs on fibers installs a function that suspends
+/// the calling program for a moment (yields), so only it waits.
+pub fn set_description_wait(wait: fn()) {
+    let _ = DESCRIPTION_WAIT.try_init(wait);
 }
 
 /// One slot of the fd table.

@@ -32,7 +32,9 @@
 //! moves the description to the new number (the old number is closed).
 //! Kernel streams such as pipe ends go in with [`WasiCtx::insert_input`] /
 //! [`WasiCtx::insert_output`]. A description's lock is held during one
-//! backend call, so a backend must not suspend inside `read`/`write`.
+//! backend call (a blocking stream read keeps it while it waits); another
+//! call that needs the same description meanwhile waits with the function
+//! given to [`set_description_wait`] (default: spin).
 //!
 //! ```
 //! use hypha_wasi::WasiCtx;
@@ -115,7 +117,7 @@ pub mod types;
 pub use backend::{
     Clock, DirEntry, FileSystem, InputStream, OpenOptions, OutputStream, Random, Readiness,
 };
-pub use ctx::{MAX_FDS, SharedFd, WasiCtx};
+pub use ctx::{MAX_FDS, SharedFd, WasiCtx, set_description_wait};
 pub use dispatch::{CallError, IMPORTS, ImportSig, MODULE, ValType, call};
 pub use misc::{POLL_SLICE_NS, PollStep};
 pub use path::MAX_SYMLINKS;

@@ -62,3 +62,14 @@ pub fn block<F: Future>(future: F) -> Result<F::Output, Errno> {
     current.shared.set_state(RunState::Running);
     result.map_err(|_| Errno::Intr)
 }
+
+/// How a process waits for an open file description another call holds
+/// (`hypha_wasi::set_description_wait`): it sleeps 1 ms, so its hart runs
+/// others meanwhile (the holder may be a blocking read, suspended until
+/// some other process writes) and the wait costs next to no CPU. Outside a
+/// process it spins.
+pub fn wait_for_description() {
+    if block(crate::sched::sleep(core::time::Duration::from_millis(1))).is_err() {
+        core::hint::spin_loop();
+    }
+}

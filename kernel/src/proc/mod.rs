@@ -125,6 +125,9 @@ fn linker() -> &'static Linker<ProcData> {
         return linker;
     }
     let mut linker = Linker::new();
+    // A second reader of a description held by a suspended blocking read
+    // yields instead of spinning its hart.
+    hypha_wasi::set_description_wait(current::wait_for_description);
     hypha_wasm_wasi::add_to_linker(&mut linker, |data: &mut ProcData| &mut data.wasi);
     host::add_to_linker(&mut linker);
     LINKER.set(linker);

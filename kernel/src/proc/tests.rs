@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 
-use hypha_wasi::{InputStream, SharedFd};
+use hypha_wasi::{InputStream, OutputStream, SharedFd};
 
 use super::stdio::{self, PipeReader};
 use super::{ExitStatus, Limits, Pid, RootFs, RunState, Spawn, SpawnError};
@@ -192,6 +192,37 @@ ktest! {
         );
         assert_eq!(after, before, "frames and heap back to where they were");
         assert_eq!(super::count(), 0);
+    }
+}
+
+ktest! {
+    #[timeout_ms = 60_000]
+    async fn two_readers_of_one_pipe_wait_without_spinning() {
+        // Both share one open description: the first blocks in its read
+        // holding it, the second waits for it, suspended, not spinning.
+        let (reader, mut writer) = stdio::pipe();
+        let input = SharedFd::input(Box::new(reader));
+        let first = super::spawn(request("cat", [Some(input.clone()), None, None], Limits::default(), false)).unwrap();
+        let second = super::spawn(request("cat", [Some(input), None, None], Limits::default(), false)).unwrap();
+        crate::sched::sleep(Duration::from_millis(20)).await;
+        // A spinning waiter stays `Running` (its poll never ends); a
+        // suspended one is `Blocked` but for a moment every millisecond.
+        let mut blocked = [0u32; 2];
+        for _ in 0..20 {
+            for (count, pid) in blocked.iter_mut().zip([first, second]) {
+                if info(pid).map(|p| p.state) == Some(RunState::Blocked) {
+                    *count += 1;
+                }
+            }
+            crate::sched::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(blocked.iter().all(|&n| n >= 15), "samples of 20 that found each reader blocked: {blocked:?}");
+        assert_eq!(writer.write(b"hi\n"), Ok(3));
+        drop(writer);
+        // cat's exit code is the bytes it copied: one got them, one the end.
+        let codes = [finish(first).await, finish(second).await];
+        let total: u32 = codes.iter().map(|s| match s { ExitStatus::Exited(n) => *n, other => panic!("{other:?}") }).sum();
+        assert_eq!(total, 3, "{codes:?}");
     }
 }
 
