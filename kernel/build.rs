@@ -25,26 +25,9 @@ fn main() {
 /// import `hypha_bench` and are not in `/bin`) -> `$OUT_DIR/bench_programs.rs`
 /// as `BENCH_PROGRAMS: &[(&str, &[u8])]`, sorted by name.
 fn bench_programs(manifest_dir: &std::path::Path) {
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let dir = manifest_dir.join("src/bench/programs");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("kernel/src/bench/programs exists")
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "wat").then(|| path.file_stem()?.to_str().map(String::from))?
-        })
-        .collect();
-    names.sort();
+    let out_dir = out_dir();
     let mut list = String::from("/// The kernel benchmarks' programs: (name, module bytes).\npub const BENCH_PROGRAMS: &[(&str, &[u8])] = &[\n");
-    for name in &names {
-        let source = dir.join(format!("{name}.wat"));
-        println!("cargo:rerun-if-changed={}", source.display());
-        let bytes = wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
-        let wasm = out_dir.join(format!("bench_{name}.wasm"));
-        std::fs::write(&wasm, bytes).expect("writing OUT_DIR");
-        writeln!(list, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
-    }
+    encode_wat_dir(&manifest_dir.join("src/bench/programs"), &out_dir, "bench_", &mut list);
     list.push_str("];\n");
     std::fs::write(out_dir.join("bench_programs.rs"), list).expect("writing OUT_DIR");
 }
@@ -53,26 +36,9 @@ fn bench_programs(manifest_dir: &std::path::Path) {
 /// `PROGRAMS: &[(&str, &[u8])]`, sorted by name. Text that encodes but
 /// does not validate (`invalid.wat`) is kept: the tests need it.
 fn programs(manifest_dir: &std::path::Path) {
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let dir = manifest_dir.join("programs");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("kernel/programs exists")
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "wat").then(|| path.file_stem()?.to_str().map(String::from))?
-        })
-        .collect();
-    names.sort();
+    let out_dir = out_dir();
     let mut list = String::from("/// Programs built into the kernel image: (name, module bytes).\npub const PROGRAMS: &[(&str, &[u8])] = &[\n");
-    for name in &names {
-        let source = dir.join(format!("{name}.wat"));
-        println!("cargo:rerun-if-changed={}", source.display());
-        let bytes = wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
-        let wasm = out_dir.join(format!("{name}.wasm"));
-        std::fs::write(&wasm, bytes).expect("writing OUT_DIR");
-        writeln!(list, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
-    }
+    encode_wat_dir(&manifest_dir.join("programs"), &out_dir, "", &mut list);
     // Generated: `many_funcs`, 48 small functions chained by calls (for
     // parallel compilation); exits 0 when the chain sums correctly.
     let generated = many_funcs(48);
@@ -81,6 +47,32 @@ fn programs(manifest_dir: &std::path::Path) {
     writeln!(list, "    (\"many_funcs\", include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
     list.push_str("];\n");
     std::fs::write(out_dir.join("programs.rs"), list).expect("writing OUT_DIR");
+}
+
+fn out_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
+}
+
+/// Encodes every `dir/NAME.wat` (sorted by name) to `out_dir/PREFIXNAME.wasm`
+/// and appends a `(NAME, include_bytes!(…)),` line for each to `list`.
+fn encode_wat_dir(dir: &std::path::Path, out_dir: &std::path::Path, prefix: &str, list: &mut String) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "wat").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    for name in &names {
+        let source = dir.join(format!("{name}.wat"));
+        println!("cargo:rerun-if-changed={}", source.display());
+        let bytes = wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        let wasm = out_dir.join(format!("{prefix}{name}.wasm"));
+        std::fs::write(&wasm, bytes).expect("writing OUT_DIR");
+        writeln!(list, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
+    }
 }
 
 /// `count` functions, each adding `i * 3 + 1` to the next one's result;
