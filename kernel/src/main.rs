@@ -168,6 +168,15 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     println!("boot: hart {} online (boot hart)", percpu::current().hart_id);
     HARTS_UP.fetch_add(1, Ordering::AcqRel);
     BOOT_HART_READY.store(true, Ordering::Release);
+    // Wake the others from their `wfi` (see `secondary_hart_main`); a hart
+    // that has not reached it yet sees the flag first. Failing that, they
+    // still wake at their next spurious wake-up, so it is only logged.
+    let me = percpu::current().hart_id;
+    for other in percpu::all().filter(|per_cpu| per_cpu.hart_id != me) {
+        if let Err(error) = arch::sbi::send_ipi(1, other.hart_id) {
+            log::warn!("boot: cannot wake hart {} by IPI ({error:?})", other.hart_id);
+        }
+    }
 
     let expected = started;
     let deadline = time::now_ticks() + time::ms_to_ticks(2000);
@@ -205,9 +214,16 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
 }
 
 fn secondary_hart_main() -> ! {
+    // Sleep rather than spin while the boot hart sets the kernel up: under
+    // QEMU, spinning harts take host CPU from the boot hart (on a 2-core
+    // host, 3 spinners halve its speed). `wfi` returns on a pending enabled
+    // source even with `sstatus.SIE` clear, so no handler runs here; the
+    // boot hart's IPI (or any spurious wake) ends it and the flag decides.
+    arch::csr::enable_interrupt_sources(arch::csr::SSI);
     while !BOOT_HART_READY.load(Ordering::Acquire) {
-        core::hint::spin_loop();
+        arch::csr::wait_for_interrupt();
     }
+    arch::csr::clear_software_interrupt();
     // The boot hart may have changed the page table (reclaiming the
     // loader's identity mapping) while we waited.
     arch::csr::flush_tlb();
