@@ -1,10 +1,14 @@
 //! Links the kernel as a static PIE at its link base with `linker.ld`; the
 //! loader relocates it to a randomised address. Also encodes the
 //! WebAssembly programs built into the image (`programs/*.wat`, run by the
-//! console's `run` and the process tests) into `$OUT_DIR/programs.rs`.
+//! console's `run` and the process tests) into `$OUT_DIR/programs.rs`,
+//! each with its SHA-256 (the module cache's key, so spawning a built-in
+//! program hashes nothing).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+use sha2::{Digest as _, Sha256};
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -23,28 +27,33 @@ fn main() {
 
 /// `src/bench/programs/NAME.wat` (the kernel benchmarks' programs, which
 /// import `hypha_bench` and are not in `/bin`) -> `$OUT_DIR/bench_programs.rs`
-/// as `BENCH_PROGRAMS: &[(&str, &[u8])]`, sorted by name.
+/// as `BENCH_PROGRAMS: &[(&str, &[u8], [u8; 32])]` (name, bytes, SHA-256),
+/// sorted by name.
 fn bench_programs(manifest_dir: &std::path::Path) {
     let out_dir = out_dir();
-    let mut list = String::from("/// The kernel benchmarks' programs: (name, module bytes).\npub const BENCH_PROGRAMS: &[(&str, &[u8])] = &[\n");
+    let mut list = String::from(
+        "/// The kernel benchmarks' programs: (name, module bytes, SHA-256).\npub const BENCH_PROGRAMS: &[(&str, &[u8], [u8; 32])] = &[\n",
+    );
     encode_wat_dir(&manifest_dir.join("src/bench/programs"), &out_dir, "bench_", &mut list);
     list.push_str("];\n");
     std::fs::write(out_dir.join("bench_programs.rs"), list).expect("writing OUT_DIR");
 }
 
 /// `programs/NAME.wat` -> `$OUT_DIR/NAME.wasm`, listed in `programs.rs` as
-/// `PROGRAMS: &[(&str, &[u8])]`, sorted by name. Text that encodes but
+/// `PROGRAMS: &[(&str, &[u8], [u8; 32])]` (name, bytes, SHA-256), sorted by name. Text that encodes but
 /// does not validate (`invalid.wat`) is kept: the tests need it.
 fn programs(manifest_dir: &std::path::Path) {
     let out_dir = out_dir();
-    let mut list = String::from("/// Programs built into the kernel image: (name, module bytes).\npub const PROGRAMS: &[(&str, &[u8])] = &[\n");
+    let mut list = String::from(
+        "/// Programs built into the kernel image: (name, module bytes, SHA-256).\npub const PROGRAMS: &[(&str, &[u8], [u8; 32])] = &[\n",
+    );
     encode_wat_dir(&manifest_dir.join("programs"), &out_dir, "", &mut list);
     // Generated: `many_funcs`, 48 small functions chained by calls (for
     // parallel compilation); exits 0 when the chain sums correctly.
-    let generated = many_funcs(48);
+    let generated = wat::parse_str(many_funcs(48)).expect("generated many_funcs encodes");
     let wasm = out_dir.join("many_funcs.wasm");
-    std::fs::write(&wasm, wat::parse_str(&generated).expect("generated many_funcs encodes")).expect("writing OUT_DIR");
-    writeln!(list, "    (\"many_funcs\", include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
+    std::fs::write(&wasm, &generated).expect("writing OUT_DIR");
+    list_entry(&mut list, "many_funcs", &wasm, &generated);
     list.push_str("];\n");
     std::fs::write(out_dir.join("programs.rs"), list).expect("writing OUT_DIR");
 }
@@ -70,9 +79,16 @@ fn encode_wat_dir(dir: &std::path::Path, out_dir: &std::path::Path, prefix: &str
         println!("cargo:rerun-if-changed={}", source.display());
         let bytes = wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
         let wasm = out_dir.join(format!("{prefix}{name}.wasm"));
-        std::fs::write(&wasm, bytes).expect("writing OUT_DIR");
-        writeln!(list, "    ({name:?}, include_bytes!({:?})),", wasm.display().to_string()).expect("formatting into a String");
+        std::fs::write(&wasm, &bytes).expect("writing OUT_DIR");
+        list_entry(list, name, &wasm, &bytes);
     }
+}
+
+/// Appends `(NAME, include_bytes!(WASM), SHA-256 of BYTES),` to `list`.
+fn list_entry(list: &mut String, name: &str, wasm: &std::path::Path, bytes: &[u8]) {
+    let digest = Sha256::digest(bytes);
+    writeln!(list, "    ({name:?}, include_bytes!({:?}), {:?}),", wasm.display().to_string(), <[u8; 32]>::from(digest))
+        .expect("formatting into a String");
 }
 
 /// `count` functions, each adding `i * 3 + 1` to the next one's result;

@@ -69,11 +69,12 @@ pub async fn run(debug: bool) {
 
 /// Spawns one init process.
 fn start() -> Result<proc::Pid, String> {
-    let bytes = crate::fs::read_file(INIT_PATH).map_err(|errno| alloc::format!("reading it: errno {}", errno.raw()))?;
+    let program = crate::fs::load_file(INIT_PATH).map_err(|errno| alloc::format!("reading it: errno {}", errno.raw()))?;
     let stdio = proc::wasi::console_stdio().map_err(|errno| alloc::format!("console descriptors: errno {}", errno.raw()))?;
     let request = proc::Spawn {
         name: "sh",
-        bytes: &bytes,
+        bytes: &program.bytes,
+        sha256: program.sha256,
         args: vec![String::from("sh")],
         env: vec![String::from("PWD=/"), String::from("HOME=/"), String::from("PATH=/bin")],
         stdio,

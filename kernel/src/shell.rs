@@ -171,8 +171,8 @@ async fn run_program(name: &str, command: &str) {
         words.pop();
     }
     let path = if name.contains('/') { String::from(name) } else { alloc::format!("/bin/{name}") };
-    let bytes = match crate::proc::programs::find(&path) {
-        Ok(bytes) => bytes,
+    let program = match crate::proc::programs::find(&path) {
+        Ok(program) => program,
         Err(errno) => {
             crate::println!("run: {path}: errno {} (try `programs`, or `/bin` of the initrd)", errno.raw());
             return;
@@ -187,7 +187,8 @@ async fn run_program(name: &str, command: &str) {
     };
     let request = crate::proc::Spawn {
         name,
-        bytes: &bytes,
+        bytes: &program.bytes,
+        sha256: program.sha256,
         args: words.iter().map(|w| String::from(*w)).collect(),
         env: alloc::vec![String::from("PWD=/")],
         stdio,

@@ -182,6 +182,7 @@ async fn run_program(bytes: &[u8], name: &str, spec: &Spec, scratch: Option<&Scr
     let request = proc::Spawn {
         name,
         bytes,
+        sha256: None,
         args,
         env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         stdio: [None, Some(SharedFd::output(Box::new(stdout.clone()))), Some(SharedFd::output(Box::new(stderr.clone())))],

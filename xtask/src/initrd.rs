@@ -6,6 +6,12 @@
 //! `/lib/hypha/cache/<engine>/<sha256>` ([`precompile`]; the kernel loads it
 //! instead of compiling, see `kernel/src/proc/cache.rs`).
 //!
+//! Every regular file carries its SHA-256 in a pax record
+//! (`HYPHA.sha256`, [`SHA256_KEY`]): the kernel takes it as the file's
+//! identity in its module cache, so spawning `/bin/sh` at boot hashes
+//! nothing (the archive is part of the boot image, as trusted as the
+//! kernel; an in-kernel test checks the records against the bytes).
+//!
 //! The archive is deterministic: entries sorted by path, every parent
 //! directory listed before its contents, owner 0:0, one fixed mtime
 //! ([`MTIME`]). The tar writer is here (small, and tested on the host); the
@@ -16,6 +22,8 @@
 use anyhow::{Context as _, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
 use std::process::{Command, Stdio};
 
 /// The user programs' target (the `user/` workspace's only one).
@@ -227,6 +235,10 @@ enum Entry {
     Symlink { target: String },
 }
 
+/// The pax key of a regular file's SHA-256 (`hypha_vfs::tar::SHA256_KEY`,
+/// which reads it).
+pub(crate) const SHA256_KEY: &str = "HYPHA.sha256";
+
 /// A ustar archive being assembled: paths (relative, `/`-separated) to
 /// entries. Parent directories are added implicitly.
 #[derive(Debug, Clone, Default)]
@@ -298,10 +310,20 @@ impl Archive {
     }
 
     /// The archive: per entry in path order a header and the data padded
-    /// to whole blocks, then two zero blocks.
+    /// to whole blocks (a regular file preceded by a pax header with its
+    /// [`SHA256_KEY`]), then two zero blocks.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for (path, entry) in &self.entries {
+            if let Entry::File { contents, .. } = entry {
+                let digest: String = Sha256::digest(contents).iter().map(|byte| format!("{byte:02x}")).collect();
+                let record = pax_record(SHA256_KEY, &digest);
+                if let Some(header) = header(PAX_HEADER_NAME, b'x', 0o644, record.len() as u64) {
+                    out.extend_from_slice(&header);
+                    out.extend_from_slice(&record);
+                    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+                }
+            }
             let header = match entry {
                 Entry::Directory => header(&format!("{path}/"), b'5', 0o755, 0),
                 Entry::File { contents, mode } => header(path, b'0', *mode, contents.len() as u64),
@@ -322,6 +344,20 @@ impl Archive {
         out.resize(out.len() + 2 * BLOCK, 0);
         out
     }
+}
+
+/// The name of a pax extended header (readers use only its records).
+const PAX_HEADER_NAME: &str = "././@PaxHeader";
+
+/// One pax record, `"<length> <key>=<value>\n"`, where the decimal length
+/// counts the whole record, itself included.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut length = body.len() + 1;
+    while length.to_string().len() + body.len() != length {
+        length += 1;
+    }
+    format!("{length}{body}").into_bytes()
 }
 
 /// The components of a relative path, each non-empty and not `.`/`..`.
@@ -392,8 +428,19 @@ fn checksum(block: &mut [u8; BLOCK]) {
 mod tests {
     use super::*;
 
+    /// (path, typeflag, mode, data) of one entry.
+    type Member = (String, u8, u32, Vec<u8>);
+
     /// A minimal independent reader: (path, typeflag, mode, data) per entry.
-    fn read(archive: &[u8]) -> Vec<(String, u8, u32, Vec<u8>)> {
+    fn read(archive: &[u8]) -> Vec<Member> {
+        read_with_records(archive).0
+    }
+
+    /// [`read`], plus each entry's pax records (path -> "key=value" lines),
+    /// after checking each record's length prefix.
+    fn read_with_records(archive: &[u8]) -> (Vec<Member>, BTreeMap<String, Vec<String>>) {
+        let mut records = BTreeMap::new();
+        let mut pending: Vec<String> = Vec::new();
         let field = |bytes: &[u8]| {
             let end = bytes.iter().position(|&byte| byte == 0).unwrap_or(bytes.len());
             String::from_utf8(bytes[..end].to_vec()).unwrap()
@@ -421,10 +468,53 @@ mod tests {
             let size = usize::try_from(number(&block[124..136])).unwrap();
             let mode = u32::try_from(number(&block[100..108])).unwrap();
             let data = archive[offset + BLOCK..offset + BLOCK + size].to_vec();
-            entries.push((path, block[156], mode, data));
             offset += BLOCK + size.div_ceil(BLOCK) * BLOCK;
+            if block[156] == b'x' {
+                let mut rest = &data[..];
+                while !rest.is_empty() {
+                    let space = rest.iter().position(|&byte| byte == b' ').unwrap();
+                    let length: usize = std::str::from_utf8(&rest[..space]).unwrap().parse().unwrap();
+                    assert_eq!(rest[length - 1], b'\n', "record length");
+                    pending.push(String::from_utf8(rest[space + 1..length - 1].to_vec()).unwrap());
+                    rest = &rest[length..];
+                }
+                continue;
+            }
+            if !pending.is_empty() {
+                records.insert(path.clone(), std::mem::take(&mut pending));
+            }
+            entries.push((path, block[156], mode, data));
         }
-        entries
+        assert!(pending.is_empty(), "pax records without an entry");
+        (entries, records)
+    }
+
+    #[test]
+    fn every_regular_file_carries_its_sha256() {
+        let mut archive = Archive::new();
+        archive.add_file("bin/sh", b"\0asm-sh".to_vec(), 0o755).unwrap();
+        archive.add_file("empty", Vec::new(), 0o600).unwrap();
+        archive.add_symlink("bin/link", "sh").unwrap();
+        let (entries, records) = read_with_records(&archive.to_bytes());
+        assert_eq!(entries.len(), 4, "bin/, bin/link, bin/sh, empty: pax headers are not entries");
+        let sh: String = Sha256::digest(b"\0asm-sh").iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(records.get("bin/sh").unwrap(), &[format!("HYPHA.sha256={sh}")]);
+        assert_eq!(
+            records.get("empty").unwrap(),
+            &["HYPHA.sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_owned()],
+            "the SHA-256 of nothing"
+        );
+        assert!(!records.contains_key("bin/") && !records.contains_key("bin/link"), "only regular files");
+    }
+
+    #[test]
+    fn pax_record_lengths_count_themselves() {
+        for value_len in [0, 1, 85, 86, 87, 995, 996, 997] {
+            let record = pax_record("k", &"v".repeat(value_len));
+            let text = String::from_utf8(record.clone()).unwrap();
+            let (length, _) = text.split_once(' ').unwrap();
+            assert_eq!(length.parse::<usize>().unwrap(), record.len(), "{text:?}");
+        }
     }
 
     #[test]
@@ -493,9 +583,12 @@ mod tests {
         let entries = read(&bytes);
         let paths: Vec<&str> = entries.iter().map(|entry| entry.0.as_str()).collect();
         assert_eq!(paths, [format!("{}/", "a".repeat(60)), format!("{directory}/"), path.clone()]);
-        // The file's own header: prefix = the directory, name = the file.
-        assert_eq!(&bytes[2 * BLOCK..2 * BLOCK + 90], "f".repeat(90).as_bytes());
-        assert_eq!(&bytes[2 * BLOCK + 345..2 * BLOCK + 345 + 121], directory.as_bytes());
+        // The file's own header (after the two directories and the file's
+        // pax header and record): prefix = the directory, name = the file.
+        let file = 4 * BLOCK;
+        assert_eq!(&bytes[file - 2 * BLOCK + 156], &b'x');
+        assert_eq!(&bytes[file..file + 90], "f".repeat(90).as_bytes());
+        assert_eq!(&bytes[file + 345..file + 345 + 121], directory.as_bytes());
         // A single component longer than 100 bytes has nowhere to go.
         let lone = "d".repeat(120);
         assert!(matches!(archive.add_file(&format!("{lone}/f"), Vec::new(), 0o644), Err(TarError::PathTooLong(_))));

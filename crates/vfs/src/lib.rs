@@ -56,8 +56,8 @@ pub mod tmpfs;
 mod vfs;
 
 pub use devfs::{CharDevice, DevFs};
-pub use mount::{MountFs, OpenFile};
+pub use mount::{MountFs, OpenFile, StaticFile};
 pub use procfs::{MemInfo, ProcFs, ProcInfo, ProcSource, ProcState};
 pub use tar::{ArchiveBytes, TarBuilder, TarError, TarFs};
 pub use tmpfs::{Quota, TmpFs};
-pub use vfs::{MAX_MOUNTS, MountId, MountInfo, ROOT_MOUNT, Vfs, VfsFile, VfsNode};
+pub use vfs::{LoadedFile, MAX_MOUNTS, MountId, MountInfo, ROOT_MOUNT, Vfs, VfsFile, VfsNode};

@@ -85,6 +85,24 @@ pub trait MountFs: Send + Sync + Debug {
         let _ = (from_dir, from, to_dir, to);
         Err(Errno::Rofs)
     }
+    /// The bytes of regular file `node` when they live, unchanged, for the
+    /// rest of the program (a read-only archive left in memory): readers
+    /// may keep them without copying. `None` (the default) for files that
+    /// can change or whose bytes are not in memory.
+    fn static_file(&self, node: u64) -> Option<StaticFile> {
+        let _ = node;
+        None
+    }
+}
+
+/// A file's bytes that never change (see [`MountFs::static_file`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StaticFile {
+    /// The contents.
+    pub bytes: &'static [u8],
+    /// Their SHA-256, when the file system recorded it (a tar archive's
+    /// [`crate::tar::SHA256_KEY`] record); not checked against the bytes.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// An open file (regular file or device) of a [`MountFs`]. Dropping it

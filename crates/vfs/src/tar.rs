@@ -27,7 +27,7 @@ use core::ops::Range;
 use hypha_wasi::types::{Errno, Filestat, Filetype};
 use hypha_wasi::{DirEntry, OpenOptions};
 
-use crate::mount::{MountFs, OpenFile};
+use crate::mount::{MountFs, OpenFile, StaticFile};
 
 const BLOCK: usize = 512;
 
@@ -145,7 +145,8 @@ impl From<Vec<u8>> for ArchiveBytes {
 #[derive(Debug)]
 enum Kind {
     Dir(BTreeMap<String, u64>),
-    File(Range<usize>),
+    /// The bytes and, when the archive recorded it, their SHA-256.
+    File(Range<usize>, Option<[u8; 32]>),
     Symlink(String),
 }
 
@@ -176,6 +177,7 @@ struct Member {
     mode: u32,
     mtime: u64,
     data: Range<usize>,
+    sha256: Option<[u8; 32]>,
 }
 
 #[derive(Default)]
@@ -184,6 +186,7 @@ struct Overrides {
     link: Option<String>,
     size: Option<u64>,
     mtime: Option<u64>,
+    sha256: Option<[u8; 32]>,
 }
 
 fn field(h: &[u8], r: Range<usize>) -> &[u8] {
@@ -274,6 +277,7 @@ fn parse_pax(data: &[u8], offset: usize, o: &mut Overrides) -> Result<(), TarErr
                 let s = core::str::from_utf8(value).map_err(|_| bad())?;
                 o.size = Some(s.parse().map_err(|_| bad())?);
             }
+            SHA256_KEY => o.sha256 = Some(hex_digest(value).ok_or_else(bad)?),
             b"mtime" => {
                 let s = core::str::from_utf8(value).map_err(|_| bad())?;
                 let secs = s.split('.').next().unwrap_or("");
@@ -284,6 +288,26 @@ fn parse_pax(data: &[u8], offset: usize, o: &mut Overrides) -> Result<(), TarErr
         rest = rest.get(len..).ok_or_else(bad)?;
     }
     Ok(())
+}
+
+/// The pax key under which an archive may record a regular file's
+/// SHA-256 (64 hex digits). Hypha's xtask writes it for every file; the
+/// kernel uses it as the file's identity in the module cache instead of
+/// hashing the bytes again (the archive is part of the boot image, so its
+/// records are as trusted as the bytes they describe).
+pub const SHA256_KEY: &[u8] = b"HYPHA.sha256";
+
+/// 64 hex digits as 32 bytes.
+fn hex_digest(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
 }
 
 fn blocks_for(size: usize) -> Option<usize> {
@@ -369,6 +393,7 @@ fn members(data: &[u8]) -> Result<Vec<Member>, TarError> {
         let mode = octal(field(h, 100..108), offset, "mode")?;
         let header_mtime = octal(field(h, 136..148), offset, "mtime")?;
         let mtime = pending.mtime.take().unwrap_or(header_mtime);
+        let sha256 = pending.sha256.take();
         pending = Overrides::default();
         out.push(Member {
             offset,
@@ -378,6 +403,7 @@ fn members(data: &[u8]) -> Result<Vec<Member>, TarError> {
             mode: u32::try_from(mode & 0o7777).unwrap_or(0),
             mtime,
             data: start..end,
+            sha256,
         });
     }
     Ok(out)
@@ -515,7 +541,7 @@ impl TarFs {
             .and_then(|i| self.node(i).ok())
             .is_some_and(|n| matches!(n.kind, Kind::Dir(_)));
         let kind = match m.typeflag {
-            b'0' | 0 | b'7' => Kind::File(m.data),
+            b'0' | 0 | b'7' => Kind::File(m.data, m.sha256),
             b'5' => {
                 if let Some(ino) = existing.filter(|_| existing_is_dir) {
                     // A directory member for an implied directory: its mode.
@@ -537,7 +563,7 @@ impl TarFs {
                 let target = components(&m.link, offset)?;
                 let ino = self
                     .lookup_path(&target)
-                    .filter(|&i| self.node(i).is_ok_and(|n| matches!(n.kind, Kind::File(_))))
+                    .filter(|&i| self.node(i).is_ok_and(|n| matches!(n.kind, Kind::File(..))))
                     .ok_or(TarError::BadLink { offset })?;
                 if existing_is_dir {
                     return Err(TarError::NotADirectory { offset });
@@ -578,7 +604,7 @@ impl TarFs {
     fn filetype(n: &Node) -> Filetype {
         match n.kind {
             Kind::Dir(_) => Filetype::Directory,
-            Kind::File(_) => Filetype::RegularFile,
+            Kind::File(..) => Filetype::RegularFile,
             Kind::Symlink(_) => Filetype::SymbolicLink,
         }
     }
@@ -586,7 +612,7 @@ impl TarFs {
     /// Contents of regular file `ino`.
     fn contents(&self, ino: u64) -> Result<&[u8], Errno> {
         match &self.node(ino)?.kind {
-            Kind::File(r) => self.data.bytes().get(r.clone()).ok_or(Errno::Io),
+            Kind::File(r, _) => self.data.bytes().get(r.clone()).ok_or(Errno::Io),
             Kind::Dir(_) => Err(Errno::Isdir),
             Kind::Symlink(_) => Err(Errno::Loop),
         }
@@ -612,10 +638,18 @@ impl MountFs for TarFs {
         }
     }
 
+    fn static_file(&self, node: u64) -> Option<StaticFile> {
+        let ArchiveBytes::Static(archive) = self.data else { return None };
+        match &self.node(node).ok()?.kind {
+            Kind::File(range, sha256) => Some(StaticFile { bytes: archive.get(range.clone())?, sha256: *sha256 }),
+            _ => None,
+        }
+    }
+
     fn stat(&self, node: u64) -> Result<Filestat, Errno> {
         let n = self.node(node)?;
         let (size, nlink) = match &n.kind {
-            Kind::File(r) => (len64(r.len()), n.nlink),
+            Kind::File(r, _) => (len64(r.len()), n.nlink),
             Kind::Symlink(t) => (len64(t.len()), n.nlink),
             Kind::Dir(entries) => {
                 let subdirs = entries
@@ -671,7 +705,7 @@ impl MountFs for TarFs {
         }
         let stat = self.stat(node)?;
         let range = match &self.node(node)?.kind {
-            Kind::File(r) => r.clone(),
+            Kind::File(r, _) => r.clone(),
             _ => return Err(Errno::Inval),
         };
         debug_assert_eq!(data.len(), range.len());
@@ -725,6 +759,16 @@ impl TarBuilder {
 
     /// Adds a regular file.
     pub fn file(&mut self, path: &str, mode: u32, contents: &[u8]) -> &mut Self {
+        self.member(path, b'0', mode, "", contents)
+    }
+
+    /// Adds a regular file with a [`SHA256_KEY`] pax record saying its
+    /// SHA-256 is `sha256` (which is written as given, not checked).
+    pub fn file_with_sha256(&mut self, path: &str, mode: u32, contents: &[u8], sha256: &[u8; 32]) -> &mut Self {
+        let mut pax = Vec::new();
+        let hex: String = sha256.iter().map(|b| alloc::format!("{b:02x}")).collect();
+        pax_record(&mut pax, core::str::from_utf8(SHA256_KEY).unwrap_or("HYPHA.sha256"), &hex);
+        self.raw_member("././@PaxHeader", b'x', 0o644, "", &pax);
         self.member(path, b'0', mode, "", contents)
     }
 

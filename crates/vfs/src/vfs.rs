@@ -1,6 +1,7 @@
 //! The mount table and the [`FileSystem`] implementation that dispatches
 //! to the mounted file systems.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -30,6 +31,15 @@ pub struct VfsNode {
     pub mount: MountId,
     /// Its inode number inside that mount's file system.
     pub ino: u64,
+}
+
+/// A whole file read by [`Vfs::load_file`].
+#[derive(Debug)]
+pub struct LoadedFile {
+    /// The contents, borrowed when they never change.
+    pub bytes: Cow<'static, [u8]>,
+    /// Their SHA-256 when the file system recorded one.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// An open regular file or device of a [`Vfs`].
@@ -281,6 +291,20 @@ impl Vfs {
             return Err(Errno::Notdir);
         }
         Ok(current)
+    }
+
+    /// The whole regular file at the absolute `path` without copying when
+    /// its file system has it in memory for good ([`MountFs::static_file`],
+    /// with the SHA-256 it recorded), else read like [`Vfs::read_file`].
+    pub fn load_file(&self, path: &str) -> Result<LoadedFile, Errno> {
+        let (node, ty) = self.resolve_path(path, true)?;
+        if ty == Filetype::Directory {
+            return Err(Errno::Isdir);
+        }
+        if let Some(file) = self.fs(node.mount)?.static_file(node.ino) {
+            return Ok(LoadedFile { bytes: Cow::Borrowed(file.bytes), sha256: file.sha256 });
+        }
+        Ok(LoadedFile { bytes: Cow::Owned(self.read_file(path)?), sha256: None })
     }
 
     /// Reads the whole regular file at the absolute `path` (e.g. a module

@@ -122,6 +122,47 @@ fn later_members_replace_earlier_ones() {
 }
 
 #[test]
+fn recorded_sha256_comes_with_static_bytes_only() {
+    let digest: [u8; 32] = core::array::from_fn(|i| u8::try_from(i * 7).unwrap());
+    let archive = TarBuilder::new()
+        .file_with_sha256("bin/prog", 0o755, b"\0asm\x01\0\0\0", &digest)
+        .file("etc/plain", 0o644, b"no digest")
+        .finish();
+    // Left in memory for good (the kernel's initrd): borrowed bytes and
+    // the recorded digest, which is not checked against them.
+    let leaked: &'static [u8] = Box::leak(archive.clone().into_boxed_slice());
+    let fs = TarFs::new(leaked).unwrap();
+    let (prog, _) = walk(&fs, "bin/prog").unwrap();
+    let file = fs.static_file(prog).expect("a static archive's file");
+    assert_eq!(file.bytes, b"\0asm\x01\0\0\0");
+    assert_eq!(file.sha256, Some(digest));
+    assert_eq!(read(&fs, "bin/prog"), b"\0asm\x01\0\0\0");
+    let (plain, _) = walk(&fs, "etc/plain").unwrap();
+    assert_eq!(fs.static_file(plain).unwrap().sha256, None);
+    let (dir, _) = walk(&fs, "bin").unwrap();
+    assert!(fs.static_file(dir).is_none(), "a directory has no bytes");
+    // A shared copy may be dropped: nothing is handed out as 'static.
+    let shared = TarFs::new(archive).unwrap();
+    let (prog, _) = walk(&shared, "bin/prog").unwrap();
+    assert!(shared.static_file(prog).is_none());
+}
+
+#[test]
+fn malformed_sha256_records_are_refused() {
+    for value in ["abc", &"g".repeat(64), &"0".repeat(63), &"0".repeat(65)] {
+        let mut pax = Vec::new();
+        let body = format!("HYPHA.sha256={value}\n");
+        let mut len = body.len() + 2;
+        while format!("{len} {body}").len() != len {
+            len += 1;
+        }
+        pax.extend_from_slice(format!("{len} {body}").as_bytes());
+        let archive = TarBuilder::new().member("././@PaxHeader", b'x', 0o644, "", &pax).file("f", 0o644, b"x").finish();
+        assert!(matches!(TarFs::new(archive), Err(TarError::BadPax { .. })), "{value:?}");
+    }
+}
+
+#[test]
 fn end_of_archive_forms() {
     let full = TarBuilder::new().file("a", 0o644, b"x").finish();
     // Two zero blocks, one zero block, or none at all.

@@ -253,6 +253,26 @@ fn read_file_and_open_path() {
 }
 
 #[test]
+fn load_file_borrows_static_files_with_their_digest_and_copies_the_rest() {
+    let digest = [0xab; 32];
+    let archive = TarBuilder::new().file_with_sha256("bin/prog", 0o755, b"program", &digest).finish();
+    let vfs = Vfs::new(Arc::new(TarFs::new(&*Box::leak(archive.into_boxed_slice())).unwrap()));
+    let tmp = hypha_vfs::TmpFs::new(Box::new(|| 1), common::BIG);
+    vfs.mount("/tmp", Arc::new(tmp)).unwrap();
+    let loaded = vfs.load_file("/bin/prog").unwrap();
+    assert!(matches!(loaded.bytes, std::borrow::Cow::Borrowed(b"program")));
+    assert_eq!(loaded.sha256, Some(digest));
+    let tmp_dir = vfs.resolve("/tmp").unwrap();
+    let (_, mut f) = vfs.create(&tmp_dir, "copy", true, WRITE).unwrap();
+    assert_eq!(vfs.write_at(&mut f, b"program", 0), Ok(7));
+    let copied = vfs.load_file("/tmp/copy").unwrap();
+    assert!(matches!(copied.bytes, std::borrow::Cow::Owned(ref b) if b == b"program"));
+    assert_eq!(copied.sha256, None, "a writable file has no recorded digest");
+    assert_eq!(vfs.load_file("/bin").unwrap_err(), Errno::Isdir);
+    assert_eq!(vfs.load_file("/nope").unwrap_err(), Errno::Noent);
+}
+
+#[test]
 fn clones_share_one_tree_across_threads() {
     let w = world(BIG);
     let handles: Vec<_> = (0..4)

@@ -86,14 +86,22 @@ fn report(name: &str, hundredths: u64, unit: &str) {
     crate::println!("kbench {name} {}.{:02} {unit}", hundredths / 100, hundredths % 100);
 }
 
-fn program(name: &str) -> Result<&'static [u8], String> {
-    BENCH_PROGRAMS.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes).ok_or_else(|| alloc::format!("no bench program {name}"))
+/// A program's bytes and, when known, their SHA-256.
+type Program = (&'static [u8], Option<[u8; 32]>);
+
+fn program(name: &str) -> Result<Program, String> {
+    BENCH_PROGRAMS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, bytes, sha256)| (*bytes, Some(*sha256)))
+        .ok_or_else(|| alloc::format!("no bench program {name}"))
 }
 
-fn start(name: &'static str, bytes: &[u8], stopped: bool) -> Result<Pid, String> {
+fn start(name: &'static str, (bytes, sha256): Program, stopped: bool) -> Result<Pid, String> {
     let request = Spawn {
         name,
         bytes,
+        sha256,
         args: alloc::vec![String::from(name)],
         env: Vec::new(),
         stdio: [None, None, None],
@@ -200,10 +208,10 @@ async fn spawn_to_first_instruction() -> Outcome {
     report("spawn.call", median(&mut call), "us");
     // The module cache's key, computed on every spawn.
     let t0 = crate::time::now_ticks();
-    let key = crate::proc::cache::hash(bytes);
+    let key = crate::proc::cache::hash(bytes.0);
     let t1 = crate::time::now_ticks();
     core::hint::black_box(key);
-    crate::println!("kbench: first.wat is {} bytes", bytes.len());
+    crate::println!("kbench: first.wat is {} bytes", bytes.0.len());
     report("spawn.hash", ticks_to_centi_us(t1 - t0), "us");
     Ok(())
 }
@@ -300,7 +308,7 @@ async fn preemption() -> Outcome {
     let mut latencies = Vec::new();
     for _ in 0..7 {
         marks::take();
-        let spin = start("loop", spinner, false)?;
+        let spin = start("loop", (spinner, None), false)?;
         let pid = start("preempt", marker, false)?;
         let result = finish_ok(pid).await;
         let spun = crate::proc::list().into_iter().find(|p| p.pid == spin).map_or(0, |p| p.cpu_ns);

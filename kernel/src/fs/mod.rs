@@ -122,6 +122,15 @@ pub fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
     root().read_file(path)
 }
 
+/// The file at absolute `path`: borrowed from the initrd with the SHA-256
+/// it records, or read into memory ([`hypha_vfs::Vfs::load_file`]).
+///
+/// # Errors
+/// As [`read_file`].
+pub fn load_file(path: &str) -> Result<hypha_vfs::LoadedFile, Errno> {
+    root().load_file(path)
+}
+
 /// The initrd's bytes, if one was found and parsed.
 #[must_use]
 pub fn initrd() -> Option<&'static [u8]> {

@@ -34,6 +34,49 @@ ktest! {
 }
 
 ktest! {
+    fn initrd_files_carry_their_true_sha256_and_are_not_copied() {
+        use sha2::Digest as _;
+        // Every regular file of the initrd, walked on the archive's own
+        // file system; xtask records each one's SHA-256, which the module
+        // cache takes on trust: check every record against the bytes.
+        let vfs = super::root();
+        let tar = vfs.mount_fs(hypha_vfs::ROOT_MOUNT).expect("the root mount");
+        let mut dirs = alloc::vec![tar.root()];
+        let (mut files, mut checked) = (0, 0);
+        while let Some(dir) = dirs.pop() {
+            for entry in tar.readdir(dir).expect("readdir") {
+                match entry.filetype {
+                    hypha_wasi::types::Filetype::Directory => dirs.push(entry.ino),
+                    hypha_wasi::types::Filetype::RegularFile => {
+                        files += 1;
+                        let file = tar.static_file(entry.ino).expect("initrd files stay in memory");
+                        let digest: [u8; 32] = sha2::Sha256::digest(file.bytes).into();
+                        assert_eq!(file.sha256, Some(digest), "{}", entry.name);
+                        checked += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(files > 10 && checked == files, "{checked} of {files} files checked");
+        // What spawning reads: the initrd's bytes themselves, with the record.
+        let sh = super::load_file("/bin/sh").expect("/bin/sh");
+        let initrd = super::initrd().expect("the initrd");
+        let inside = initrd.as_ptr_range();
+        assert!(matches!(sh.bytes, alloc::borrow::Cow::Borrowed(b) if inside.contains(&b.as_ptr())));
+        assert!(sh.sha256.is_some());
+        // A /tmp file is copied and has no record.
+        let tmp = vfs.resolve("/tmp").expect("/tmp");
+        let (_, mut file) = vfs.create(&tmp, "sha-ktest", true, WRITE).expect("create");
+        assert_eq!(vfs.write_at(&mut file, b"\0asm", 0), Ok(4));
+        vfs.close(file);
+        let copy = super::load_file("/tmp/sha-ktest").expect("load");
+        assert!(matches!(copy.bytes, alloc::borrow::Cow::Owned(_)) && copy.sha256.is_none());
+        vfs.unlink(&tmp, "sha-ktest").expect("unlink");
+    }
+}
+
+ktest! {
     fn bin_sh_is_a_wasm_module() {
         let sh = super::read_file("/bin/sh").expect("/bin/sh");
         assert_eq!(&sh[..8], b"\0asm\x01\0\0\0", "wasm magic and version 1");
@@ -175,6 +218,7 @@ ktest! {
         let pid = crate::proc::spawn(crate::proc::Spawn {
             name: "/bin/fs-ktest-hello",
             bytes,
+            sha256: None,
             args: alloc::vec![String::from("fs-ktest-hello")],
             env: alloc::vec::Vec::new(),
             stdio: [None, None, None],

@@ -60,7 +60,8 @@ pub fn hash(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// The compiled module for `bytes`, loading it from the initrd's
+/// The compiled module for `bytes` (whose SHA-256 is `sha256` when the
+/// caller knows it from the boot image, else hashed here), loading it from the initrd's
 /// precompiled code or compiling it (on a big stack, on every hart) and
 /// caching it on a miss; `true` with it when it was compiled now (its
 /// first instantiation may compile host trampolines, so it wants a big
@@ -71,8 +72,8 @@ pub fn hash(bytes: &[u8]) -> [u8; 32] {
 /// # Errors
 /// What [`Module::new`] reports (invalid module, unsupported feature, out
 /// of memory), or no stack for the compiler.
-pub fn get_or_compile(engine: &Engine, bytes: &[u8]) -> Result<(Module, bool), hypha_wasm::Error> {
-    let key = hash(bytes);
+pub fn get_or_compile(engine: &Engine, bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<(Module, bool), hypha_wasm::Error> {
+    let key = sha256.unwrap_or_else(|| hash(bytes));
     let now = CLOCK.fetch_add(1, Ordering::Relaxed);
     if let Some(cached) = CACHE.lock().get_mut(&key) {
         cached.last_used = now;

@@ -168,10 +168,21 @@ fn spawn(caller: &mut Caller<'_, ProcData>, params: &[Val]) -> Result<(), Errno>
             *slot = Some(caller.data().wasi.share_fd(fd).map_err(|_| Errno::Badf)?);
         }
     }
-    let bytes = super::programs::find(path)?;
+    let program = super::programs::find(path)?;
     let parent = caller.data().shared.pid;
     let limits = caller.data().limits;
-    let request = Spawn { name: path, bytes: &bytes, args, env, stdio: slots, parent, limits, stopped: false, detached: false };
+    let request = Spawn {
+        name: path,
+        bytes: &program.bytes,
+        sha256: program.sha256,
+        args,
+        env,
+        stdio: slots,
+        parent,
+        limits,
+        stopped: false,
+        detached: false,
+    };
     let pid = super::spawn(request).map_err(|e| {
         log::debug!("proc: spawn of {path} by {parent} failed: {e}");
         e.errno()

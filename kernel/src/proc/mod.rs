@@ -199,6 +199,10 @@ pub struct Spawn<'a> {
     /// Path or name (the table keeps its last component without `.wasm`).
     pub name: &'a str,
     pub bytes: &'a [u8],
+    /// The SHA-256 of `bytes` when known without hashing them (the
+    /// initrd's record, a built-in program's): the module cache's key.
+    /// Trusted as given, so only boot-image sources may supply it.
+    pub sha256: Option<[u8; 32]>,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub stdio: [wasi::StdioSlot; 3],
@@ -276,7 +280,7 @@ pub fn spawn(request: Spawn<'_>) -> Result<Pid, SpawnError> {
 pub fn spawn_in(request: Spawn<'_>, preopen: wasi::Preopen) -> Result<Pid, SpawnError> {
     let engine = engine().map_err(compile_error)?;
     check_tables(request.bytes, request.limits)?;
-    let (module, fresh) = cache::get_or_compile(engine, request.bytes).map_err(compile_error)?;
+    let (module, fresh) = cache::get_or_compile(engine, request.bytes, request.sha256).map_err(compile_error)?;
     let shared = table::insert(request.parent, request.name, request.stopped).map_err(|_| SpawnError::Again)?;
     let pid = shared.pid;
     let limits = request.limits;

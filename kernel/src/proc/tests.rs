@@ -22,6 +22,7 @@ fn request(name: &str, stdio: [Option<SharedFd<RootFs>>; 3], limits: Limits, sto
     Spawn {
         name,
         bytes,
+        sha256: None,
         args: alloc::vec![String::from(name)],
         env: Vec::new(),
         stdio,
@@ -414,5 +415,17 @@ ktest! {
             indirect.saturating_sub(empty) * 1000 / 200_001,
             host.saturating_sub(indirect) * 1000 / 200_001
         );
+    }
+}
+
+ktest! {
+    fn built_in_programs_carry_their_true_sha256() {
+        use sha2::Digest as _;
+        for (name, bytes, sha256) in super::programs::all() {
+            let digest: [u8; 32] = sha2::Sha256::digest(bytes).into();
+            assert_eq!(&digest, sha256, "{name}");
+        }
+        let found = super::programs::find("/bin/many_funcs").expect("a built-in program");
+        assert_eq!(found.sha256, Some(super::cache::hash(&found.bytes)));
     }
 }
