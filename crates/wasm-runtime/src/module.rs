@@ -59,9 +59,9 @@ impl Module {
     /// (from [`Engine::precompile_artifact`]) without compiling: the
     /// artifact must carry this engine's [`fingerprint`](Engine::fingerprint)
     /// and the SHA-256 of `bytes`. The module-level sections of `bytes`
-    /// are parsed and validated again; function bodies are not validated,
-    /// because the artifact records that the compiler accepted exactly
-    /// these bytes under exactly this configuration.
+    /// are parsed again for what instantiation needs, but nothing is
+    /// validated again: the artifact records that exactly these bytes
+    /// passed validation and compilation under exactly this configuration.
     ///
     /// # Errors
     /// An [`ArtifactError`] for an artifact that is not for these bytes
@@ -84,7 +84,9 @@ impl Module {
         artifact: &[u8],
     ) -> core::result::Result<Self, ArtifactError> {
         let image = crate::artifact::read(artifact, &engine.fingerprint(), sha256)?;
-        let (info, _bodies) = parse(bytes, engine.config().features).map_err(ArtifactError::Module)?;
+        // The artifact was made from bytes with this digest after they
+        // passed full validation: collect, do not validate again.
+        let info = crate::compile::info::parse_known_valid(bytes, engine.config().features).map_err(ArtifactError::Module)?;
         if image.funcs.len() != info.num_defined_funcs() {
             return Err(ArtifactError::Malformed("function count differs from the module"));
         }
@@ -97,12 +99,19 @@ impl Module {
         // Share the precompiled host trampolines through the engine's
         // cache, as if the first store had compiled them; one already
         // there (compiled or loaded before) is kept.
-        for t in &image.host_trampolines {
-            let key = (info.types[t.type_index as usize].clone(), false);
-            if engine.cached_trampoline(&key).is_none() {
-                let code = CodeObject::publish(engine.platform().clone(), &t.bytes, t.traps.clone(), Vec::new(), 0, alloc::collections::BTreeMap::new())
-                    .map_err(ArtifactError::Module)?;
-                engine.cache_trampoline(&key, Arc::new(code));
+        // Those missing are published together (one instruction-cache
+        // sync on every hart, not one each).
+        let missing: Vec<_> = image
+            .host_trampolines
+            .iter()
+            .map(|t| ((info.types[t.type_index as usize].clone(), false), t))
+            .filter(|(key, _)| engine.cached_trampoline(key).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let pieces: Vec<crate::vm::code::CodePiece<'_>> = missing.iter().map(|(_, t)| (&t.bytes[..], &t.traps[..])).collect();
+            let published = CodeObject::publish_pieces(engine.platform().clone(), &pieces).map_err(ArtifactError::Module)?;
+            for ((key, _), code) in missing.iter().zip(published) {
+                engine.cache_trampoline(key, code);
             }
         }
         Self::from_image(engine, info, image).map_err(ArtifactError::Module)

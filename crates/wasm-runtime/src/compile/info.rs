@@ -263,6 +263,28 @@ pub(crate) fn parse(bytes: &[u8], features: Features) -> Result<(ModuleInfo, Vec
     Ok((info, pending))
 }
 
+/// Collect module info from `bytes` that are known to be valid (a
+/// precompiled artifact names their SHA-256, and the artifact is only made
+/// from bytes that passed [`parse`] and full validation): the same walk
+/// without the validator, and function bodies skipped. Anything malformed
+/// still ends in an error, never a panic, but indices are not checked
+/// against each other.
+pub(crate) fn parse_known_valid(bytes: &[u8], features: Features) -> Result<ModuleInfo> {
+    let mut info = ModuleInfo::default();
+    let mut parser = Parser::new(0);
+    parser.set_features(features.to_wasmparser());
+    for payload in parser.parse_all(bytes) {
+        match payload? {
+            Payload::CodeSectionStart { .. } | Payload::CodeSectionEntry(_) => {}
+            Payload::Version { encoding: wasmparser::Encoding::Component, .. } => {
+                return Err(Error::Unsupported("components and nested modules".into()));
+            }
+            payload => collect(&mut info, payload)?,
+        }
+    }
+    Ok(info)
+}
+
 /// Record one validated payload in `info` (one function per section kind,
 /// each with its own small stack frame).
 fn collect(info: &mut ModuleInfo, payload: Payload<'_>) -> Result<()> {
