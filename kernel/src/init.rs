@@ -17,6 +17,8 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec;
 
+use hypha_executor::JoinHandle;
+
 use crate::proc::{self, ExitStatus};
 
 /// The program the kernel starts first.
@@ -27,12 +29,22 @@ const QUICK_EXIT_US: u64 = 2_000_000;
 const MAX_QUICK_EXITS: u32 = 3;
 
 /// Runs init (restarting it when it ends) and falls back to the debug
-/// console; `debug` skips init.
-pub async fn run(debug: bool) {
+/// console; `debug` skips init. `engine` is the boot's task creating the
+/// process engine, awaited first so two harts never both build one; the
+/// process linker is then built by its own task while the first init
+/// loads.
+pub async fn run(debug: bool, engine: Option<JoinHandle<()>>) {
+    if let Some(engine) = engine {
+        // Its failure is reported by the spawn below.
+        let _ = engine.await;
+    }
     if debug {
         crate::println!("init: `init=debug`: starting the debug console");
         crate::shell::run().await;
         return;
+    }
+    if let Err(error) = crate::sched::spawn("proc-linker", proc::prepare_linker()) {
+        log::debug!("init: no task for the linker ({error:?}); the first spawn builds it");
     }
     let mut first = true;
     let mut quick_exits = 0;

@@ -167,6 +167,11 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     start_interrupts_on_this_hart();
     println!("boot: hart {} online (boot hart)", percpu::current().hart_id);
     HARTS_UP.fetch_add(1, Ordering::AcqRel);
+    // On a normal boot, the first woken hart creates the process engine
+    // while this one waits for the others; init waits for it (see
+    // `init::run`) and then loads `/bin/sh` in parallel with the linker.
+    let test_boot = ["wasm.spec", "wasi.suite", "bench", "ktest"].iter().any(|arg| bootargs::has(platform.bootargs, arg));
+    let engine = if test_boot { None } else { sched::spawn("proc-engine", proc::prepare_engine()).ok() };
     BOOT_HART_READY.store(true, Ordering::Release);
     // Wake the others from their `wfi` (see `secondary_hart_main`); a hart
     // that has not reached it yet sees the flag first. Failing that, they
@@ -207,7 +212,7 @@ fn boot_hart_main(info: &'static BootInfo, entry_ticks: u64) -> ! {
     // The console belongs to init (`/bin/sh`), or to the debug console
     // with `init=debug` or when init cannot run.
     let debug_console = bootargs::value(platform.bootargs, "init") == Some("debug");
-    if let Err(error) = sched::spawn("console", init::run(debug_console)) {
+    if let Err(error) = sched::spawn("console", init::run(debug_console, engine)) {
         log::error!("cannot spawn init: {error}");
     }
     sched::run_worker()

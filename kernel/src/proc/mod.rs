@@ -120,6 +120,21 @@ pub fn engine() -> Result<&'static Engine, hypha_wasm::Error> {
     ENGINE.get().ok_or_else(|| hypha_wasm::Error::Usage(String::from("engine lost")))
 }
 
+/// Creates the process engine ahead of the first spawn (boot runs it on
+/// another hart while the boot hart finishes); a failure is only logged,
+/// the first spawn reports it.
+pub async fn prepare_engine() {
+    if let Err(error) = engine() {
+        log::error!("proc: cannot create the process engine: {error}");
+    }
+}
+
+/// Creates the process linker (every WASI and `hypha` import) ahead of the
+/// first instantiation: init runs it as a task while `/bin/sh` loads.
+pub async fn prepare_linker() {
+    linker();
+}
+
 fn linker() -> &'static Linker<ProcData> {
     if let Some(linker) = LINKER.get() {
         return linker;
