@@ -82,6 +82,12 @@ pub(crate) fn best_phase(len: u32, starts: &[u32], edges: &[(u32, u32)], step: u
     Some(best.1)
 }
 
+/// Work allowed for finding natural loops (blocks times back-edge
+/// candidates) before [`loop_depths`] falls back to layout intervals:
+/// keeps huge functions with many loops from costing more here than the
+/// rest of their compilation.
+const LOOP_WORK_BUDGET: usize = 1 << 20;
+
 /// How many natural loops each block (by index in `starts`) belongs to.
 fn loop_depths(starts: &[u32], edges: &[(u32, u32)]) -> Vec<u32> {
     let n = starts.len();
@@ -97,8 +103,12 @@ fn loop_depths(starts: &[u32], edges: &[(u32, u32)]) -> Vec<u32> {
             candidates.push((u, h));
         }
     }
-    // Headers with their (merged) bodies: one loop per header.
-    let mut loops: Vec<(usize, Vec<bool>)> = Vec::new();
+    if candidates.len().saturating_mul(n) > LOOP_WORK_BUDGET {
+        return interval_depths(n, &candidates);
+    }
+    // Per header, the union of the bodies of its back edges.
+    let mut loop_of_header: Vec<Option<usize>> = vec![None; n];
+    let mut loops: Vec<Vec<bool>> = Vec::new();
     let mut stack = Vec::new();
     for (u, h) in candidates {
         // Blocks reaching `u` backwards without passing `h`; reaching the
@@ -126,16 +136,42 @@ fn loop_depths(starts: &[u32], edges: &[(u32, u32)]) -> Vec<u32> {
         if !natural {
             continue;
         }
-        match loops.iter_mut().find(|(head, _)| *head == h) {
-            Some((_, merged)) => merged.iter_mut().zip(&body).for_each(|(m, b)| *m |= *b),
-            None => loops.push((h, body)),
+        match loop_of_header[h] {
+            Some(l) => loops[l].iter_mut().zip(&body).for_each(|(m, b)| *m |= *b),
+            None => {
+                loop_of_header[h] = Some(loops.len());
+                loops.push(body);
+            }
         }
     }
     let mut depth = vec![0u32; n];
-    for (_, body) in &loops {
+    for body in &loops {
         for (d, &inside) in depth.iter_mut().zip(body) {
             *d += u32::from(inside);
         }
+    }
+    depth
+}
+
+/// Loop depths approximated by layout: every backward edge `u -> h`
+/// counts as a loop over blocks `h..=u` (exact for loops laid out
+/// contiguously, which Cranelift's order does except for cold blocks).
+fn interval_depths(n: usize, candidates: &[(usize, usize)]) -> Vec<u32> {
+    // One loop per header, up to its farthest back edge.
+    let mut farthest: Vec<Option<usize>> = vec![None; n];
+    for &(u, h) in candidates {
+        farthest[h] = Some(farthest[h].map_or(u, |f| f.max(u)));
+    }
+    let mut delta = vec![0i64; n + 1];
+    for (h, u) in farthest.iter().enumerate().filter_map(|(h, u)| Some((h, (*u)?))) {
+        delta[h] += 1;
+        delta[u + 1] -= 1;
+    }
+    let mut depth = Vec::with_capacity(n);
+    let mut d = 0i64;
+    for x in &delta[..n] {
+        d += x;
+        depth.push(u32::try_from(d).unwrap_or(0));
     }
     depth
 }
@@ -180,6 +216,13 @@ mod tests {
         let phase = best_phase(70, &starts, &edges, 1).unwrap();
         let inner = 30 + phase;
         assert!(inner / WINDOW == (inner + 27) / WINDOW, "inner loop at {inner} straddles (phase {phase})");
+    }
+
+    #[test]
+    fn interval_fallback_matches_natural_loops_on_contiguous_layouts() {
+        let starts = [0, 8, 30, 58, 64];
+        let edges = [(0, 8), (8, 30), (30, 30), (30, 58), (58, 8), (58, 64)];
+        assert_eq!(interval_depths(5, &[(2, 2), (3, 1)]), loop_depths(&starts, &edges));
     }
 
     #[test]
