@@ -7,6 +7,7 @@
 
 mod executor;
 pub(crate) mod info;
+mod layout;
 mod preempt;
 mod simd;
 pub(crate) mod trampoline;
@@ -78,6 +79,9 @@ pub(crate) fn build_isa(config: &Config) -> Result<OwnedTargetIsa> {
     let mut builder = isa::lookup(triple.clone()).map_err(|e| Error::Unsupported(alloc::format!("target {triple}: {e}")))?;
     match triple.architecture {
         Architecture::X86_64 => {
+            // Block offsets and edges of the machine code, for placing
+            // functions by their loops (see `layout`).
+            set(&mut flags, "machine_code_cfg_info", "true")?;
             for feature in x86_features(config.target.is_none()) {
                 builder.enable(feature).map_err(|e| Error::Compile(alloc::format!("{feature}: {e}")))?;
             }
@@ -146,6 +150,11 @@ struct CompiledFunc {
     code: Vec<u8>,
     relocs: Vec<FuncReloc>,
     traps: Vec<(u32, ClTrap)>,
+    /// Where the function should start within a cache line, when it has
+    /// loops (see [`layout`]).
+    phase: Option<u32>,
+    /// The alignment the code needs (its constants'), at least 1.
+    align: u32,
 }
 
 /// A module's code image before it is copied into executable memory.
@@ -227,7 +236,10 @@ fn compile_one(isa: &dyn TargetIsa, ctx: &mut Context) -> Result<CompiledFunc> {
         relocs.push(FuncReloc { offset: r.offset, kind: r.kind, target, addend: r.addend });
     }
     let traps = code.buffer.traps().iter().map(|t| (t.offset, t.code)).collect();
-    Ok(CompiledFunc { code: code.code_buffer().to_vec(), relocs, traps })
+    let bytes = code.code_buffer();
+    let align = code.buffer.alignment.max(1);
+    let phase = layout::best_phase(code_offset(bytes.len())?, &code.bb_starts, &code.bb_edges, align);
+    Ok(CompiledFunc { code: bytes.to_vec(), relocs, traps, phase, align })
 }
 
 fn compile_body(
@@ -332,19 +344,31 @@ pub(crate) fn compile_module(
     };
     let mut image = CodeImage::default();
     let mut relocs = Vec::new();
-    // Functions start at the ISA's preferred alignment (32 bytes on
-    // x86-64, as Wasmtime lays them out, at least 16): where a hot loop
-    // falls relative to the CPU's 32-byte fetch windows changes its speed
-    // (shootout-sieve's inner loop, the same instructions as Wasmtime's,
-    // ran at 1.53x Wasmtime's time with 16-byte alignment, 1.1-1.2x with 32).
+    // Functions without loops start at the ISA's preferred alignment (32
+    // bytes on x86-64, as Wasmtime lays them out, at least 16), or their
+    // code's own alignment if larger. Functions with loops are placed by
+    // their loops instead (`layout`): where a hot loop falls relative to
+    // the CPU's fetch windows changes its speed (shootout-sieve's inner
+    // loop, the same instructions as Wasmtime's, ran at 1.05x to 1.55x
+    // Wasmtime's time depending only on where the function started).
     let func_align = (isa.function_alignment().preferred as usize).max(16);
-    let align = |bytes: &mut Vec<u8>| {
-        while !bytes.len().is_multiple_of(func_align) {
+    let align_to = |bytes: &mut Vec<u8>, align: usize| {
+        while !bytes.len().is_multiple_of(align) {
             bytes.push(0);
         }
     };
+    let align = |bytes: &mut Vec<u8>| align_to(bytes, func_align);
     for f in funcs {
-        align(&mut image.bytes);
+        // A function with loops starts at the phase that places its loops
+        // best in the fetch windows (see `layout`); others at `func_align`.
+        match f.phase {
+            Some(phase) => {
+                let line = layout::LINE as usize;
+                let pad = (phase as usize + line - image.bytes.len() % line) % line;
+                image.bytes.resize(image.bytes.len() + pad, 0);
+            }
+            None => align_to(&mut image.bytes, func_align.max(f.align as usize)),
+        }
         let start = code_offset(image.bytes.len())?;
         image.bytes.extend_from_slice(&f.code);
         image.funcs.push((start, code_offset(f.code.len())?));
