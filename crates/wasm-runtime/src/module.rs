@@ -9,7 +9,7 @@ use crate::artifact::ArtifactError;
 use crate::compile::{CodeImage, compile_module};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::types::ExternType;
+use crate::types::{ExternType, TableType};
 use crate::vm::code::CodeObject;
 use crate::vm::image::MemoryInit;
 use crate::vm::layout::VmOffsets;
@@ -176,6 +176,12 @@ impl Module {
     pub fn exports(&self) -> impl Iterator<Item = (&str, ExternType)> + '_ {
         let info = &self.inner.info;
         info.exports.iter().map(|(n, e)| (n.as_str(), info.entity_type(*e)))
+    }
+
+    /// Every table, imported ones first (a quota check needs their limits
+    /// without parsing the bytes again).
+    pub fn tables(&self) -> impl Iterator<Item = TableType> + '_ {
+        self.inner.info.tables.iter().copied()
     }
 
     /// Contents of every custom section called `name`.

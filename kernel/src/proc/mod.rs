@@ -238,40 +238,18 @@ fn compile_error(error: hypha_wasm::Error) -> SpawnError {
 }
 
 /// Refuses modules whose tables could hold more than the quota (a table
-/// without a maximum can grow to 2^32 elements of kernel heap). Reads only
-/// up to the table section: the sections after it (code above all) are not
-/// parsed on every spawn. A module with its sections out of order fails
-/// validation when compiled, so stopping early lets nothing unchecked run.
-fn check_tables(bytes: &[u8], limits: Limits) -> Result<(), SpawnError> {
-    use wasmparser::Payload;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        let Ok(payload) = payload else { return Ok(()) }; // validation reports it
-        if matches!(
-            payload,
-            Payload::MemorySection(_)
-                | Payload::TagSection(_)
-                | Payload::GlobalSection(_)
-                | Payload::ExportSection(_)
-                | Payload::StartSection { .. }
-                | Payload::ElementSection(_)
-                | Payload::DataCountSection { .. }
-                | Payload::CodeSectionStart { .. }
-                | Payload::DataSection(_)
-        ) {
-            return Ok(());
-        }
-        if let Payload::TableSection(reader) = payload {
-            for table in reader {
-                let Ok(table) = table else { return Ok(()) };
-                let max = table.ty.maximum.unwrap_or(u64::MAX);
-                if max > limits.table_elements {
-                    return Err(SpawnError::NoMem(alloc::format!(
-                        "a table may grow to {} elements (quota {}; declare a maximum)",
-                        table.ty.maximum.map_or_else(|| String::from("2^32"), |m| alloc::format!("{m}")),
-                        limits.table_elements
-                    )));
-                }
-            }
+/// without a maximum can grow to 2^32 elements of kernel heap). Checked on
+/// the (cached) module before it is instantiated, so a spawn parses
+/// nothing: a refused module costs its compilation at most once.
+fn check_tables(module: &Module, limits: Limits) -> Result<(), SpawnError> {
+    for table in module.tables() {
+        let max = table.maximum.unwrap_or(u64::MAX);
+        if max > limits.table_elements {
+            return Err(SpawnError::NoMem(alloc::format!(
+                "a table may grow to {} elements (quota {}; declare a maximum)",
+                table.maximum.map_or_else(|| String::from("2^32"), |m| alloc::format!("{m}")),
+                limits.table_elements
+            )));
         }
     }
     Ok(())
@@ -294,8 +272,8 @@ pub fn spawn(request: Spawn<'_>) -> Result<Pid, SpawnError> {
 /// As [`spawn`].
 pub fn spawn_in(request: Spawn<'_>, preopen: wasi::Preopen) -> Result<Pid, SpawnError> {
     let engine = engine().map_err(compile_error)?;
-    check_tables(request.bytes, request.limits)?;
     let (module, fresh) = cache::get_or_compile(engine, request.bytes, request.sha256).map_err(compile_error)?;
+    check_tables(&module, request.limits)?;
     let shared = table::insert(request.parent, request.name, request.stopped).map_err(|_| SpawnError::Again)?;
     let pid = shared.pid;
     let limits = request.limits;

@@ -134,6 +134,13 @@ async fn hostile_round() {
     // they were preempted; then they are killed.
     let loops: Vec<Pid> = (0..crate::percpu::online_count()).map(|_| start("loop")).collect();
     crate::println!("proc: hostile: {} loops started", loops.len());
+    // Start the worker only once every loop has run: then every hart has
+    // had a spinner, and the worker can only finish if they are preempted.
+    // (Started at once, the worker could run before the last loop was
+    // first scheduled and finish beside three.)
+    while !loops.iter().all(|&pid| info(pid).is_some_and(|info| info.cpu_ns > 0)) {
+        crate::sched::sleep(Duration::from_millis(1)).await;
+    }
     let worker = start("worker");
     assert_eq!(finish(worker).await, ExitStatus::Exited(42), "the worker finished beside spinning loops");
     for &pid in &loops {
