@@ -7,7 +7,7 @@
 //! ```text
 //! cargo xtask run [--debug] [--cpus N] [--memory M] [--gdb] [--add PROG.wasm]… [-- bootargs…]
 //! cargo xtask initrd [--add PROG.wasm]…
-//! cargo xtask test [FILTER]
+//! cargo xtask test [--only SUITE]… [FILTER]
 //! cargo xtask wasi [FILTER]
 //! cargo xtask bench SUITE
 //! ```
@@ -52,9 +52,9 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         "test" => {
-            let filter = rest.first().cloned();
+            let (only, filter) = test::parse_args(&rest).map_err(|why| anyhow::anyhow!("{why}\n{USAGE}"))?;
             toolchain::ensure_targets()?;
-            let ok = test::run_all(filter.as_deref())?;
+            let ok = test::run_all(&only, filter.as_deref())?;
             if ok { Ok(()) } else { std::process::exit(1) }
         }
         "session" => {
@@ -108,9 +108,13 @@ usage:
   cargo xtask wasi [FILTER]
       run only the wasi-testsuite inside the kernel (tests whose name
       contains FILTER), as `test` does
-  cargo xtask test [FILTER]
+  cargo xtask test [--only SUITE]... [FILTER]
       run every test suite (host crates, in-kernel tests, ...) and print
-      one summary line per suite and `N passed, N failed` at the end
+      one summary line per suite and `N passed, N failed` at the end;
+      FILTER keeps the tests whose names contain it, --only the suites
+      whose names start with SUITE (host, user, spec, loom, wasi, kernel,
+      session; e.g. `--only kernel proc::` builds and boots only the
+      in-kernel tests)
   cargo xtask bench SUITE
       run a benchmark suite side by side with its peer";
 
