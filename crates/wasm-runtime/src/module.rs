@@ -1,6 +1,5 @@
 //! [`Module`]: a validated, compiled module, shareable between stores.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -126,7 +125,7 @@ impl Module {
             image.traps,
             image.funcs,
             info.num_imported_funcs,
-            info.func_names.clone(),
+            info.name_section.clone(),
         )?);
         let images = crate::vm::image::build(&info, &**engine.platform());
         let type_ids = engine.types().intern_module(&info.types);
@@ -192,7 +191,7 @@ impl Module {
     /// Name of function `index` from the name section.
     #[must_use]
     pub fn func_name(&self, index: u32) -> Option<&str> {
-        self.inner.info.func_names.get(&index).map(String::as_str)
+        crate::compile::info::function_name(self.inner.info.name_section.as_deref()?, index)
     }
 
     pub(crate) fn info(&self) -> &ModuleInfo {

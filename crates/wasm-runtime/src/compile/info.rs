@@ -2,8 +2,8 @@
 //! gathered while validating it with wasmparser.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use wasmparser::{
@@ -143,8 +143,10 @@ pub(crate) struct ModuleInfo {
     pub start: Option<u32>,
     pub elements: Vec<ElementSegment>,
     pub data: Vec<DataSegment>,
-    pub func_names: BTreeMap<u32, String>,
-    pub custom_sections: Vec<(String, Box<[u8]>)>,
+    /// The (last) `name` custom section, read on demand by
+    /// [`function_name`] (backtraces only), shared with the code object.
+    pub name_section: Option<Arc<[u8]>>,
+    pub custom_sections: Vec<(String, Arc<[u8]>)>,
 }
 
 /// A function body waiting to be validated and translated.
@@ -458,17 +460,36 @@ fn collect_data(info: &mut ModuleInfo, reader: wasmparser::DataSectionReader<'_>
 
 #[inline(never)]
 fn collect_custom(info: &mut ModuleInfo, reader: wasmparser::CustomSectionReader<'_>) -> Result<()> {
-    if let KnownCustom::Name(names) = reader.as_known() {
-        // A malformed name section is not an invalid module: keep
-        // whatever parsed.
-        for name in names.into_iter().flatten() {
-            if let Name::Function(map) = name {
-                for naming in map.into_iter().flatten() {
-                    info.func_names.insert(naming.index, naming.name.to_string());
+    let data: Arc<[u8]> = reader.data().into();
+    if matches!(reader.as_known(), KnownCustom::Name(_)) {
+        info.name_section = Some(data.clone());
+    }
+    info.custom_sections.push((reader.name().to_string(), data));
+    Ok(())
+}
+
+/// The name of function `index` in the contents of a `name` custom
+/// section, if it has one. Parsed on each call (a linear scan, stopping
+/// once past `index`): only backtraces and `Module::func_name` ask, and
+/// keeping a map of every name would cost each module its own copies. A
+/// malformed section is not an invalid module: whatever parses before the
+/// damage is used.
+pub(crate) fn function_name(section: &[u8], index: u32) -> Option<&str> {
+    let names = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(section, 0));
+    for name in names.into_iter().map_while(core::result::Result::ok) {
+        if let Name::Function(map) = name {
+            let mut found = None;
+            for naming in map.into_iter().map_while(core::result::Result::ok) {
+                if naming.index == index {
+                    // A later entry for the same index wins, as when the
+                    // names were collected into a map.
+                    found = Some(naming.name);
                 }
+            }
+            if found.is_some() {
+                return found;
             }
         }
     }
-    info.custom_sections.push((reader.name().to_string(), reader.data().into()));
-    Ok(())
+    None
 }

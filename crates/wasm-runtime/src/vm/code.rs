@@ -1,7 +1,5 @@
 //! Executable code: a reservation written once, then flipped to read+execute.
 
-use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
@@ -27,7 +25,8 @@ pub(crate) struct CodeObject {
     funcs: Vec<(u32, u32)>,
     /// Index of the first defined function.
     first_func: u32,
-    names: BTreeMap<u32, String>,
+    /// The module's `name` section, read for backtraces.
+    names: Option<Arc<[u8]>>,
     /// For a window into code published together with other pieces
     /// ([`CodeObject::publish_pieces`]): the object owning the memory,
     /// kept alive by this one. `None` when this object owns `ptr`.
@@ -48,7 +47,7 @@ impl CodeObject {
         traps: Vec<(u32, Option<TrapCode>)>,
         funcs: Vec<(u32, u32)>,
         first_func: u32,
-        names: BTreeMap<u32, String>,
+        names: Option<Arc<[u8]>>,
     ) -> Result<Self> {
         let page = platform.page_size();
         let reserved = bytes.len().max(1).div_ceil(page) * page;
@@ -82,7 +81,7 @@ impl CodeObject {
             starts.push(bytes.len());
             bytes.extend_from_slice(code);
         }
-        let whole = Arc::new(Self::publish(platform.clone(), &bytes, Vec::new(), Vec::new(), 0, BTreeMap::new())?);
+        let whole = Arc::new(Self::publish(platform.clone(), &bytes, Vec::new(), Vec::new(), 0, None)?);
         let windows = pieces
             .iter()
             .zip(starts)
@@ -98,7 +97,7 @@ impl CodeObject {
                     traps: traps.to_vec(),
                     funcs: Vec::new(),
                     first_func: 0,
-                    names: BTreeMap::new(),
+                    names: None,
                     backing: Some(whole.clone()),
                 })
             })
@@ -140,7 +139,8 @@ impl CodeObject {
             return None;
         }
         let index = self.first_func + u32::try_from(i).ok()?;
-        Some((index, off - start, self.names.get(&index).map(String::as_str)))
+        let name = self.names.as_deref().and_then(|section| crate::compile::info::function_name(section, index));
+        Some((index, off - start, name))
     }
 }
 

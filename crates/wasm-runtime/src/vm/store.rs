@@ -262,7 +262,7 @@ impl StoreCore {
             traps,
             Vec::new(),
             0,
-            BTreeMap::new(),
+            None,
         )?);
         let obj = self.engine.cache_trampoline(&key, obj);
         self.register_code(&obj);
