@@ -5,8 +5,9 @@
 //! ordinary process, with the host runner's rules (`crates/run`,
 //! `testsuite.rs`):
 //!
-//! - xtask reads each test's `NAME.json` on the host (serde_json, the
-//!   host runner's rules) and packs it as `NAME.spec`, a line format the
+//! - xtask reads each test's `NAME.json` on the host (with
+//!   `crates/wasi-testsuite-spec`, the parser the host runner uses too)
+//!   and packs it as `NAME.spec`, a line format the
 //!   kernel reads without a JSON parser ([`parse_spec`]). The legacy keys: `args` (argv\[1..\], argv\[0\] is `NAME.wasm`),
 //!   `env` (exactly the guest environment), `root` (a fixture directory,
 //!   relative to the test's, preopened as `/`), `exit_code` (default 0),

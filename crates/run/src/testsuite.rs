@@ -1,10 +1,12 @@
-//! The wasi-testsuite harness: discover the tests of one suite directory
-//! (`*.wasm` + optional `<test>.json`), run each on a fresh copy of its
-//! fixture directory, and check exit status and output the way upstream's
-//! runner does (legacy JSON keys: `args`, `env`, `root`, `exit_code`,
-//! `stdout`, `stderr`; output is compared by prefix).
+//! The wasi-testsuite harness: run each test of one suite directory on a
+//! fresh copy of its fixture directory, and check exit status and output
+//! the way upstream's runner does (output is compared by prefix).
+//!
+//! Finding the tests (`*.wasm` + optional `<test>.json`) and reading
+//! their specifications (legacy JSON keys: `args`, `env`, `root`,
+//! `exit_code`, `stdout`, `stderr`) is `hypha-wasi-testsuite-spec`'s,
+//! shared with xtask's in-kernel run; its items are re-exported here.
 
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,130 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hypha_wasi::host::{MemoryInput, MemoryOutput};
 use hypha_wasm::Engine;
-use serde_json::Value;
+pub use hypha_wasi_testsuite_spec::{DiscoverError, Spec, SpecError, TestCase, discover, parse_spec};
 
 use crate::cli::DirMap;
 use crate::runner::{self, Outcome, Stdio};
-
-/// What a test expects, from its JSON file (defaults when absent).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Spec {
-    /// argv\[1..\].
-    pub args: Vec<String>,
-    /// The guest environment, exactly.
-    pub env: Vec<(String, String)>,
-    /// Fixture directory (relative to the test's directory) preopened as `/`.
-    pub root: Option<PathBuf>,
-    /// Expected exit status.
-    pub exit_code: i32,
-    /// Expected prefix of stdout.
-    pub stdout: String,
-    /// Expected prefix of stderr.
-    pub stderr: String,
-}
-
-/// A malformed test specification.
-#[derive(Debug)]
-pub enum SpecError {
-    /// Not JSON.
-    Json(serde_json::Error),
-    /// A key has the wrong type.
-    Field(&'static str),
-    /// The operation-based format, which this runner does not implement.
-    Operations,
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpecError::Json(e) => write!(f, "bad JSON: {e}"),
-            SpecError::Field(k) => write!(f, "key `{k}` has the wrong type"),
-            SpecError::Operations => f.write_str("operation-based specs are not supported"),
-        }
-    }
-}
-
-impl std::error::Error for SpecError {}
-
-fn string(v: &Value, key: &'static str) -> Result<String, SpecError> {
-    v.as_str().map(str::to_owned).ok_or(SpecError::Field(key))
-}
-
-/// Parse a legacy JSON test specification.
-///
-/// # Errors
-/// [`SpecError`] for malformed JSON, wrongly typed keys or the
-/// operation-based format.
-pub fn parse_spec(json: &str) -> Result<Spec, SpecError> {
-    let v: Value = serde_json::from_str(json).map_err(SpecError::Json)?;
-    let obj = v.as_object().ok_or(SpecError::Field("<top level>"))?;
-    if obj.contains_key("operations") {
-        return Err(SpecError::Operations);
-    }
-    let mut spec = Spec::default();
-    if let Some(a) = obj.get("args") {
-        let list = a.as_array().ok_or(SpecError::Field("args"))?;
-        spec.args = list.iter().map(|x| string(x, "args")).collect::<Result<_, _>>()?;
-    }
-    if let Some(e) = obj.get("env") {
-        let map = e.as_object().ok_or(SpecError::Field("env"))?;
-        spec.env = map.iter().map(|(k, v)| Ok((k.clone(), string(v, "env")?))).collect::<Result<_, SpecError>>()?;
-    }
-    match obj.get("root") {
-        None | Some(Value::Null) => {}
-        Some(r) => spec.root = Some(PathBuf::from(string(r, "root")?)),
-    }
-    if let Some(c) = obj.get("exit_code") {
-        spec.exit_code = c.as_i64().and_then(|c| i32::try_from(c).ok()).ok_or(SpecError::Field("exit_code"))?;
-    }
-    if let Some(s) = obj.get("stdout") {
-        spec.stdout = string(s, "stdout")?;
-    }
-    if let Some(s) = obj.get("stderr") {
-        spec.stderr = string(s, "stderr")?;
-    }
-    Ok(spec)
-}
-
-/// One test: its name, module and specification.
-#[derive(Debug, Clone)]
-pub struct TestCase {
-    /// File stem of the module.
-    pub name: String,
-    /// The `.wasm` file.
-    pub wasm: PathBuf,
-    /// The specification.
-    pub spec: Spec,
-}
-
-/// Every test in `dir`, sorted by name, whose name contains `filter`.
-///
-/// # Errors
-/// I/O errors reading the directory or a spec; a malformed spec is an
-/// `InvalidData` error naming the file.
-pub fn discover(dir: &Path, filter: &str) -> io::Result<Vec<TestCase>> {
-    let mut cases = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "wasm") {
-            continue;
-        }
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
-        if !name.contains(filter) {
-            continue;
-        }
-        let json = path.with_extension("json");
-        let spec = if json.exists() {
-            parse_spec(&fs::read_to_string(&json)?)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", json.display())))?
-        } else {
-            Spec::default()
-        };
-        cases.push(TestCase { name, wasm: path, spec });
-    }
-    cases.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(cases)
-}
 
 /// Remove every `*.cleanup` entry under `dir` (files, symlinks, whole
 /// directories), never following symlinks. Returns how many were removed.
@@ -307,20 +189,6 @@ fn try_run_case(engine: &Engine, case: &TestCase) -> Result<Observed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spec_defaults_and_keys() {
-        assert_eq!(parse_spec("{}").unwrap(), Spec::default());
-        let s = parse_spec(r#"{"root": "fs-tests.dir", "args": ["a", "b"], "env": {"K": "v"}, "exit_code": 3, "stdout": "o", "stderr": "e"}"#)
-            .unwrap();
-        assert_eq!(s.root, Some(PathBuf::from("fs-tests.dir")));
-        assert_eq!(s.args, ["a", "b"]);
-        assert_eq!(s.env, [("K".to_owned(), "v".to_owned())]);
-        assert_eq!((s.exit_code, s.stdout.as_str(), s.stderr.as_str()), (3, "o", "e"));
-        assert!(matches!(parse_spec(r#"{"args": "x"}"#), Err(SpecError::Field("args"))));
-        assert!(matches!(parse_spec(r#"{"operations": []}"#), Err(SpecError::Operations)));
-        assert!(matches!(parse_spec("nope"), Err(SpecError::Json(_))));
-    }
 
     #[test]
     fn check_compares_exit_and_prefixes() {

@@ -8,9 +8,10 @@
 //! `wasi-testsuite[kernel] rust: P/T passed` and `wasi: P passed, F failed`.
 //!
 //! Initrd layout, under `wasi-tests/rust/`: every selected `NAME.wasm`;
-//! `NAME.spec`, the test's `NAME.json` read here with the host runner's
-//! rules (`crates/run/src/testsuite.rs`) and rewritten in a line format the
-//! kernel parses without JSON ([`encode_spec`]); and every fixture
+//! `NAME.spec`, the test's `NAME.json` read here by the parser the host
+//! runner uses too (`hypha-wasi-testsuite-spec`, which also finds the
+//! tests) and rewritten in a line format the kernel parses without JSON
+//! ([`encode_spec`]); and every fixture
 //! directory a spec names (`root`), with its files, directories and
 //! symlinks. The kernel copies a test's fixture into `/tmp` before each
 //! run, so tests can write to it and never see each other's leftovers.
@@ -27,6 +28,7 @@
 use super::{boot, image};
 use crate::suite::{self, SuiteResult};
 use anyhow::{Context as _, Result, bail};
+use hypha_wasi_testsuite_spec::{Spec, discover};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -111,54 +113,6 @@ pub(crate) fn test(filter: Option<&str>) -> Result<Vec<SuiteResult>> {
     Ok(vec![result])
 }
 
-/// What a test expects: the legacy JSON keys (the host runner's
-/// defaults when a key or the whole file is missing).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Spec {
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    root: Option<String>,
-    exit_code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Parses a legacy JSON test specification as the host runner does.
-fn parse_spec(json: &str) -> Result<Spec> {
-    let value: serde_json::Value = serde_json::from_str(json).context("bad JSON")?;
-    let object = value.as_object().context("the top level is not an object")?;
-    if object.contains_key("operations") {
-        bail!("operation-based specs are not supported");
-    }
-    let string = |value: &serde_json::Value, key: &str| value.as_str().map(str::to_owned).with_context(|| format!("key `{key}` has the wrong type"));
-    let mut spec = Spec::default();
-    if let Some(args) = object.get("args") {
-        let list = args.as_array().context("key `args` has the wrong type")?;
-        spec.args = list.iter().map(|arg| string(arg, "args")).collect::<Result<_>>()?;
-    }
-    if let Some(env) = object.get("env") {
-        let map = env.as_object().context("key `env` has the wrong type")?;
-        spec.env = map.iter().map(|(key, value)| Ok((key.clone(), string(value, "env")?))).collect::<Result<_>>()?;
-        if let Some((key, _)) = spec.env.iter().find(|(key, _)| key.is_empty() || key.contains('=')) {
-            bail!("environment variable name `{key}` is empty or holds `=`");
-        }
-    }
-    match object.get("root") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(root) => spec.root = Some(string(root, "root")?),
-    }
-    if let Some(code) = object.get("exit_code") {
-        spec.exit_code = code.as_i64().and_then(|code| i32::try_from(code).ok()).context("key `exit_code` has the wrong type")?;
-    }
-    if let Some(text) = object.get("stdout") {
-        spec.stdout = string(text, "stdout")?;
-    }
-    if let Some(text) = object.get("stderr") {
-        spec.stderr = string(text, "stderr")?;
-    }
-    Ok(spec)
-}
-
 /// Escapes a value for [`encode_spec`]: backslash, newline and carriage
 /// return become `\\`, `\n`, `\r`.
 fn escape(text: &str) -> String {
@@ -202,38 +156,20 @@ fn pack(dir: &Path, filter: Option<&str>, precompiled: bool) -> Result<(crate::i
     let base = format!("wasi-tests/{SUBSET}");
     let mut archive = crate::initrd::Archive::new();
     archive.add_dir(&base)?;
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {} (the wasi-testsuite)", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_none_or(|extension| extension != "wasm") {
-            continue;
-        }
-        let name = path.file_stem().and_then(|stem| stem.to_str()).with_context(|| format!("{}: no UTF-8 name", path.display()))?;
-        if filter.is_none_or(|filter| name.contains(filter)) {
-            names.push(name.to_owned());
-        }
-    }
-    names.sort();
+    let cases = discover(dir, filter.unwrap_or(""))?;
     let mut roots = BTreeSet::new();
     let mut modules = BTreeMap::new();
-    for name in &names {
-        let wasm = dir.join(format!("{name}.wasm"));
-        let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    for case in &cases {
+        let name = &case.name;
+        let bytes = std::fs::read(&case.wasm).with_context(|| format!("reading {}", case.wasm.display()))?;
         if precompiled {
             modules.insert(format!("wasi-testsuite-{name}"), bytes.clone());
         }
         archive.add_file(&format!("{base}/{name}.wasm"), bytes, 0o644)?;
-        let json = dir.join(format!("{name}.json"));
-        let spec = if json.exists() {
-            let text = std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
-            parse_spec(&text).with_context(|| format!("{}", json.display()))?
-        } else {
-            Spec::default()
-        };
-        if let Some(root) = &spec.root {
+        if let Some(root) = &case.spec.root {
             roots.insert(root.clone());
         }
-        archive.add_file(&format!("{base}/{name}.spec"), encode_spec(&spec).into_bytes(), 0o644)?;
+        archive.add_file(&format!("{base}/{name}.spec"), encode_spec(&case.spec).into_bytes(), 0o644)?;
     }
     for root in roots {
         let relative = root.trim_end_matches('/');
@@ -247,7 +183,7 @@ fn pack(dir: &Path, filter: Option<&str>, precompiled: bool) -> Result<(crate::i
             archive.add_file(&path, contents, 0o644)?;
         }
     }
-    Ok((archive, names.len()))
+    Ok((archive, cases.len()))
 }
 
 /// Adds the directory `from` (files, directories, symlinks) as `to`.
@@ -277,21 +213,6 @@ fn add_tree(archive: &mut crate::initrd::Archive, from: &Path, to: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn specs_parse_like_the_host_runner() {
-        assert_eq!(parse_spec("{}").unwrap(), Spec::default());
-        let spec = parse_spec(r#"{"root": "fs-tests.dir", "args": ["a", "b"], "env": {"K": "v"}, "exit_code": 3, "stdout": "o", "stderr": "e"}"#)
-            .unwrap();
-        assert_eq!(spec.root.as_deref(), Some("fs-tests.dir"));
-        assert_eq!(spec.args, ["a", "b"]);
-        assert_eq!(spec.env, [("K".to_owned(), "v".to_owned())]);
-        assert_eq!((spec.exit_code, spec.stdout.as_str(), spec.stderr.as_str()), (3, "o", "e"));
-        assert!(parse_spec(r#"{"args": "x"}"#).is_err());
-        assert!(parse_spec(r#"{"operations": []}"#).is_err());
-        assert!(parse_spec(r#"{"env": {"A=B": "x"}}"#).is_err());
-        assert!(parse_spec("nope").is_err());
-    }
 
     #[test]
     fn specs_encode_one_escaped_line_per_field() {

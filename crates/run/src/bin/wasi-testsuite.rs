@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     let cases = match testsuite::discover(&dir, &filter) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("wasi-testsuite: {}: {e}", dir.display());
+            eprintln!("wasi-testsuite: {e}");
             println!("wasi: 0 passed, 1 failed");
             return ExitCode::FAILURE;
         }
