@@ -21,6 +21,8 @@ extern crate alloc;
 pub mod convert;
 pub mod format;
 pub mod run;
+#[cfg(feature = "std")]
+pub mod suites;
 
 pub use format::{Action, Command, CommandKind, DecodeError, Expected, File, FloatPattern, Script, V128Pattern, Value};
 pub use run::{FileResult, matches, run_file, spectest, suite_features};

@@ -22,36 +22,8 @@ use std::sync::Mutex;
 
 use hypha_wasm::{Config, Engine, MemoryStrategy};
 
+use hypha_wasm_script::suites::{core3_files, skip_list, suite_root};
 use run::{FileResult, Mode, count, run_file};
-
-const SKIP: &str = include_str!("../skip.toml");
-const SUITES: &str = include_str!("../suites.toml");
-
-fn suite_root() -> PathBuf {
-    std::env::var_os("HYPHA_WASM_TESTSUITE")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wasm-testsuite"), PathBuf::from)
-}
-
-/// `"suite/file.wast" = "reason"` lines of the skip list.
-fn skip_list() -> Vec<(String, String)> {
-    SKIP.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let (k, v) = l.split_once('=')?;
-            Some((k.trim().trim_matches('"').to_string(), v.trim().trim_matches('"').to_string()))
-        })
-        .collect()
-}
-
-fn core3_files() -> Vec<String> {
-    SUITES
-        .split('"')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s.to_string())
-        .filter(|s| s.ends_with(".wast"))
-        .collect()
-}
 
 struct Args {
     strategy: MemoryStrategy,

@@ -5,39 +5,10 @@
 //! B bytes`. The suite root is `$HYPHA_WASM_TESTSUITE` or
 //! `../shared/wasm-testsuite` beside the checkout.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use hypha_wasm_script::suites::{core3_files, skip_list, suite_root};
 use hypha_wasm_script::{Script, convert::convert_file};
-
-const SUITES: &str = include_str!("../../../wasm-spec/suites.toml");
-const SKIP: &str = include_str!("../../../wasm-spec/skip.toml");
-
-fn suite_root() -> PathBuf {
-    std::env::var_os("HYPHA_WASM_TESTSUITE")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wasm-testsuite"), PathBuf::from)
-}
-
-/// The quoted `.wast` names in `suites.toml`.
-fn core3_files() -> Vec<String> {
-    SUITES
-        .split('"')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s.to_string())
-        .filter(|s| s.ends_with(".wast"))
-        .collect()
-}
-
-/// `"suite/file.wast"` keys of `skip.toml`.
-fn skipped() -> Vec<String> {
-    SKIP.lines()
-        .filter_map(|l| {
-            let (k, _) = l.trim().split_once('=')?;
-            Some(k.trim().trim_matches('"').to_string())
-        })
-        .collect()
-}
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -58,7 +29,7 @@ fn main() -> ExitCode {
         }
     };
     wasm2.sort();
-    let skip = skipped();
+    let skip: Vec<String> = skip_list().into_iter().map(|(file, _)| file).collect();
     let mut script = Script::default();
     for (suite, dir, files) in [("core-wasm2", "core-wasm2", wasm2), ("core-3.0", "core", core3_files())] {
         for file in files {
