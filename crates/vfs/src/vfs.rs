@@ -297,25 +297,32 @@ impl Vfs {
     /// its file system has it in memory for good ([`MountFs::static_file`],
     /// with the SHA-256 it recorded), else read like [`Vfs::read_file`].
     pub fn load_file(&self, path: &str) -> Result<LoadedFile, Errno> {
-        let (node, ty) = self.resolve_path(path, true)?;
-        if ty == Filetype::Directory {
-            return Err(Errno::Isdir);
-        }
+        let node = self.resolve_file(path)?;
         if let Some(file) = self.fs(node.mount)?.static_file(node.ino) {
             return Ok(LoadedFile { bytes: Cow::Borrowed(file.bytes), sha256: file.sha256 });
         }
-        Ok(LoadedFile { bytes: Cow::Owned(self.read_file(path)?), sha256: None })
+        Ok(LoadedFile { bytes: Cow::Owned(self.read_node(&node)?), sha256: None })
     }
 
     /// Reads the whole regular file at the absolute `path` (e.g. a module
     /// to spawn). Directories are `Isdir`.
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>, Errno> {
+        self.read_node(&self.resolve_file(path)?)
+    }
+
+    /// The node at `path` (symlinks followed); `Isdir` for a directory.
+    fn resolve_file(&self, path: &str) -> Result<VfsNode, Errno> {
         let (node, ty) = self.resolve_path(path, true)?;
         if ty == Filetype::Directory {
             return Err(Errno::Isdir);
         }
+        Ok(node)
+    }
+
+    /// The whole contents of regular file `node`.
+    fn read_node(&self, node: &VfsNode) -> Result<Vec<u8>, Errno> {
         let mut file = self.open(
-            &node,
+            node,
             OpenOptions {
                 read: true,
                 ..OpenOptions::default()
